@@ -31,7 +31,10 @@ export interface EndpointMetrics {
   readonly activeLoras: readonly string[];
   readonly waitingLoras: readonly string[];
   readonly maxActiveLoras: number | null;
-  /** Router clock (ms, monotonic) when these values were scraped. */
+  /**
+   * Router clock (ms, monotonic) when these values were scraped: `routerClock()` from
+   * `router-clock.ts`, comparable across threads. Older than 200 ms = stale (`staleness.ts`).
+   */
   readonly updatedAtMs: number;
 }
 
@@ -44,6 +47,10 @@ export interface EndpointInflight {
 
 export interface EndpointSnapshot {
   readonly info: EndpointInfo;
+  /**
+   * False until the first successful metrics scrape, and after `failureThreshold` (3)
+   * consecutive failed scrapes; true again on the next success.
+   */
   readonly healthy: boolean;
   readonly metrics: EndpointMetrics | null;
   readonly inflight: EndpointInflight;
@@ -54,6 +61,6 @@ export interface EndpointSnapshot {
 /** An immutable view of the fleet at decision time. */
 export interface FleetView {
   readonly endpoints: readonly EndpointSnapshot[];
-  /** Router clock (ms, monotonic) at which the view was taken. */
+  /** Router clock (ms, monotonic, same clock as `updatedAtMs`) at which the view was taken. */
   readonly nowMs: number;
 }
