@@ -19,6 +19,11 @@ export interface TimingProfile {
   readonly d: number;
   /** Seconds to receive one token's KV over the P/D transfer path (NIXL). */
   readonly kvTransferPerToken: number;
+  /**
+   * KV-cache capacity of this model on this hardware, in tokens (vLLM's "GPU KV cache size"):
+   * the default pool is `floor(kvCacheTokens / blockSize)` blocks.
+   */
+  readonly kvCacheTokens: number;
 }
 
 export interface EngineConfig {
@@ -67,11 +72,12 @@ export interface RequestResult {
   readonly cachedTokens: number;
   readonly completionTokens: number;
   readonly finishReason: 'length' | 'stop' | 'abort' | 'error';
-  /** Engine times (seconds, the engine clock). */
+  /** Engine times (seconds, the engine clock); NaN for a point the request never reached (abort). */
   readonly arrivalTime: number;
   readonly firstScheduledTime: number;
   readonly firstTokenTime: number;
   readonly finishTime: number;
+  /** Times the request was preempted (recompute) and sent back to the waiting queue. */
   readonly preemptions: number;
 }
 
@@ -83,7 +89,11 @@ export interface RequestObserver {
 
 export type SubmitOutcome =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'queue_full' | 'too_long' | 'lora_unknown'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'queue_full' | 'too_long' | 'lora_unknown';
+      readonly message: string;
+    };
 
 export interface EngineStats {
   readonly running: number;
@@ -107,6 +117,45 @@ export interface EngineStats {
 export type ExtraKeysFn = (blockIndex: number) => BlockExtraKeys;
 
 export interface EngineHooks {
-  /** Events produced by one engine step (vLLM publishes one KVEventBatch per step with events). */
+  /**
+   * Events produced by one engine step (vLLM publishes one KVEventBatch per step with events),
+   * delivered at the step's end time, before that step's tokens reach observers. A successful
+   * `resetPrefixCache()` delivers its `AllBlocksCleared` at once.
+   */
   onKvEvents?(events: readonly KvEvent[], time: number): void;
+}
+
+/**
+ * vLLM's chained block hash (`hash_block_tokens`): the digest of
+ * `(parent ?? NONE_HASH, tuple(tokens), extraKeys)`. `parent` is null for block 0; the function
+ * supplies its own root seed. The engine calls it once per full block per request and uses the
+ * digest bytes both as the prefix-cache key and as the `WireBlockHash` of KV events.
+ */
+export type BlockHashFn = (
+  parent: Uint8Array | null,
+  tokens: readonly number[],
+  extraKeys: BlockExtraKeys,
+) => Uint8Array;
+
+/** Constructor options of the simulated engine. */
+export interface EngineOptions {
+  readonly hashBlock: BlockHashFn;
+  readonly hooks?: EngineHooks;
+}
+
+/** What the HTTP server and the benchmark drive: one simulated vLLM engine. */
+export interface Engine {
+  readonly config: EngineConfig;
+  /**
+   * Queue a request. Every accepted request gets exactly one `observer.onFinish` (also when
+   * aborted). Throws on malformed requests (empty prompt, duplicate id, too few output tokens).
+   */
+  submit(request: EngineRequest, observer: RequestObserver): SubmitOutcome;
+  /** Abort a queued or running request and free its blocks; false if the id is unknown. */
+  abort(id: string): boolean;
+  /** Abort every request in the engine (pod crash or shutdown); returns how many. */
+  abortAll(): number;
+  stats(): EngineStats;
+  /** vLLM `/reset_prefix_cache`: succeeds only when no block is held by a request. */
+  resetPrefixCache(): boolean;
 }
