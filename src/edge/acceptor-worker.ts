@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { AcceptorWorkerData, FromWorker, RoutingServiceFactory, ToWorker } from './acceptor-threads.ts';
+import { EdgeMetrics } from './edge-metrics.ts';
 import { EdgeServer } from './server.ts';
 
 const data = workerData as AcceptorWorkerData;
@@ -27,7 +28,9 @@ async function main(): Promise<void> {
     threads: data.threads,
     options: data.routingOptions,
   });
-  const server = await EdgeServer.start({ config: data.config, routing, logger });
+  // Routing metrics registered by the factory go out with the edge metrics of this thread.
+  const metrics = new EdgeMetrics(routing.metricsRegistry);
+  const server = await EdgeServer.start({ config: data.config, routing, logger, metrics });
 
   port.on('message', (message: ToWorker) => {
     if (message.type === 'metrics') {

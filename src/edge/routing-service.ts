@@ -3,6 +3,7 @@
  * asks a RoutingService where to send them, and proxies; the scheduler and the fleet live behind
  * this interface (wired by the caller), so the edge never imports them.
  */
+import type { Registry } from 'prom-client';
 import type { EdgeRequest } from './edge-request.ts';
 
 /** An inference endpoint the edge can proxy to. `id` keys the connection pool (`host:port`). */
@@ -63,6 +64,11 @@ export interface RoutingService {
    * after `upstream.poolIdleCloseMs`).
    */
   watchEndpoints?(listener: (endpointIds: readonly string[]) => void): void;
+  /**
+   * Optional: a registry holding the routing brain's own metrics; the edge registers its metrics
+   * in it too, so one scrape (summed over acceptor threads) shows both.
+   */
+  readonly metricsRegistry?: Registry;
   /** Optional: release timers and connections; called by acceptor threads before they exit. */
   close?(): void | Promise<void>;
 }

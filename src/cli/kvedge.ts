@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+/**
+ * `kvedge serve`: the router. With no endpoints, fleet file or discovery it starts a local
+ * simulated fleet and routes to it, so `npm start` works on a fresh machine.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { availableParallelism } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { pino } from 'pino';
+import type { Discovery } from '../fleet/discovery/discovery.ts';
+import { DnsDiscovery } from '../fleet/discovery/dns-discovery.ts';
+import { FileDiscovery } from '../fleet/discovery/file-discovery.ts';
+import { KubernetesDiscovery } from '../fleet/discovery/kubernetes-discovery.ts';
+import { StaticDiscovery } from '../fleet/discovery/static-discovery.ts';
+import { Router } from '../routing/router.ts';
+import { namedConfigs } from '../scheduler/config/defaults.ts';
+import { SchedulerConfigError } from '../scheduler/config/config-error.ts';
+import { SimFleet } from '../sim/server/sim-fleet.ts';
+import { SIM_DEFAULTS, fleetOptionsFrom } from '../sim/server/sim-options.ts';
+
+const int =
+  (name: string, min = 0) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+
+interface ServeOptions {
+  config?: string;
+  policy?: string;
+  endpoints?: string;
+  fleetFile?: string;
+  discovery?: 'static' | 'file' | 'dns' | 'kubernetes';
+  dnsName?: string;
+  dnsRecord: 'a' | 'srv';
+  dnsPort?: number;
+  k8sNamespace?: string;
+  k8sSelector?: string;
+  k8sPool?: string;
+  k8sTargetPort?: number;
+  kvEventsPort: number;
+  host: string;
+  port: number;
+  adminPort: number;
+  threads: number;
+  apiKey: string[];
+  maxBodyBytes: number;
+  scrapeIntervalMs: number;
+  seed?: number;
+  logLevel: string;
+  simPods: number;
+  simPort: number;
+}
+
+const program = new Command().name('kvedge').description('Cache-aware router for vLLM inference fleets.');
+
+program
+  .command('serve', { isDefault: true })
+  .description('Run the router (with no endpoints given, also a local simulated fleet).')
+  .option('--config <file>', 'llm-d EndpointPickerConfig YAML (scheduler plugins, profiles, weights)')
+  .addOption(
+    new Option('--policy <name>', 'a built-in scheduler config instead of --config').choices(
+      Object.keys(namedConfigs),
+    ),
+  )
+  .option('--endpoints <list>', 'static endpoints HOST:PORT[@KV_PORT[/REPLAY_PORT]],...')
+  .option('--fleet-file <file>', 'YAML/JSON fleet file, watched for changes')
+  .addOption(
+    new Option('--discovery <kind>', 'endpoint discovery (default: from the flags given)').choices([
+      'static',
+      'file',
+      'dns',
+      'kubernetes',
+    ]),
+  )
+  .option('--dns-name <name>', 'DNS name of a headless service (dns discovery)')
+  .addOption(new Option('--dns-record <type>', 'DNS record type').choices(['a', 'srv']).default('a'))
+  .option('--dns-port <port>', 'serving port for A records', int('--dns-port', 1))
+  .option('--k8s-namespace <ns>', 'namespace (kubernetes discovery; default: the pod namespace)')
+  .option('--k8s-selector <selector>', 'pod label selector, e.g. llm-d.ai/inference-serving=true')
+  .option('--k8s-pool <name>', 'InferencePool name (inference.networking.k8s.io/v1) instead of a selector')
+  .option('--k8s-target-port <port>', 'serving port of selected pods', int('--k8s-target-port', 1))
+  .option(
+    '--kv-events-port <port>',
+    'vLLM KV-event port on discovered pods',
+    int('--kv-events-port', 1),
+    5557,
+  )
+  .option('--host <host>', 'listen address', '0.0.0.0')
+  .option('--port <port>', 'client port', int('--port'), 8080)
+  .option(
+    '--admin-port <port>',
+    'admin port (/metrics, /debug/fleet, /debug/route)',
+    int('--admin-port'),
+    9090,
+  )
+  .option('--threads <n>', 'acceptor threads', int('--threads', 1), Math.max(1, availableParallelism()))
+  .option('--api-key <key...>', 'accepted Bearer API keys (also KVEDGE_API_KEYS, comma-separated)', [])
+  .option(
+    '--max-body-bytes <n>',
+    'largest request body (413 above)',
+    int('--max-body-bytes', 1),
+    8 * 1024 * 1024,
+  )
+  .option('--scrape-interval-ms <ms>', 'endpoint metrics scrape interval', int('--scrape-interval-ms', 1), 50)
+  .option('--seed <n>', 'scheduler random seed (tie-breaks)', int('--seed'))
+  .option('--log-level <level>', 'pino log level', process.env['LOG_LEVEL'] ?? 'info')
+  .option(
+    '--sim-pods <n>',
+    'pods of the local simulated fleet when no endpoints are given',
+    int('--sim-pods', 1),
+    4,
+  )
+  .option('--sim-port <port>', 'HTTP port of the first simulated pod', int('--sim-port', 1), 8100)
+  .action(async (o: ServeOptions) => {
+    const logger = pino({ name: 'kvedge', level: o.logLevel });
+    try {
+      await serve(o, logger);
+    } catch (err) {
+      if (err instanceof SchedulerConfigError || err instanceof InvalidArgumentError) {
+        console.error(`kvedge: ${err.message}`);
+        process.exit(2);
+      }
+      throw err;
+    }
+  });
+
+async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
+  const schedulerConfig = o.config
+    ? await readFile(o.config, 'utf8')
+    : o.policy
+      ? namedConfigs[o.policy as keyof typeof namedConfigs]
+      : null;
+  let sim: SimFleet | null = null;
+  let discovery = discoveryFrom(o);
+  if (!discovery) {
+    console.log(`kvedge: no endpoints given; starting a local simulated fleet of ${o.simPods} pods`);
+    sim = await SimFleet.start({
+      ...fleetOptionsFrom({
+        ...SIM_DEFAULTS,
+        pods: o.simPods,
+        port: o.simPort,
+        fleetFile: null,
+        controlPort: null,
+      }),
+      onPodStarted: (pod, i) => console.log(`  sim pod ${i + 1}/${o.simPods}: http://${pod.address}`),
+    });
+    discovery = new StaticDiscovery(
+      sim
+        .endpoints()
+        .map((e) => `${e.address}${e.kvEvents ? `@${e.kvEvents.split(':').at(-1)}` : ''}`)
+        .join(','),
+    );
+  }
+  const apiKeys = [...o.apiKey, ...(process.env['KVEDGE_API_KEYS']?.split(',').filter(Boolean) ?? [])];
+  const router = await Router.start({
+    discovery,
+    schedulerConfig,
+    edge: { host: o.host, port: o.port, apiKeys, maxBodyBytes: o.maxBodyBytes },
+    adminPort: o.adminPort,
+    threads: o.threads,
+    scrapeIntervalMs: o.scrapeIntervalMs,
+    logger,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  });
+  const model = sim ? sim.pods[0]!.models[0] : '<model>';
+  console.log(
+    `kvedge: routing on http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${router.port} (admin :${router.adminPort}, ${o.threads} thread(s))`,
+  );
+  console.log('try:');
+  console.log(
+    `  curl -N http://127.0.0.1:${router.port}/v1/chat/completions -H 'content-type: application/json' \\\n` +
+      `    -d '{"model":"${model}","messages":[{"role":"user","content":"Hello!"}],"max_tokens":32,"stream":true}'`,
+  );
+  console.log(`  curl -s http://127.0.0.1:${router.adminPort}/debug/fleet`);
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log('kvedge: shutting down (draining in-flight requests)');
+    await router.stop();
+    await sim?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
+function discoveryFrom(o: ServeOptions): Discovery | null {
+  const kind =
+    o.discovery ??
+    (o.endpoints
+      ? 'static'
+      : o.fleetFile
+        ? 'file'
+        : o.dnsName
+          ? 'dns'
+          : o.k8sSelector || o.k8sPool
+            ? 'kubernetes'
+            : null);
+  switch (kind) {
+    case 'static':
+      if (!o.endpoints) throw new InvalidArgumentError('--discovery static needs --endpoints');
+      return new StaticDiscovery(o.endpoints);
+    case 'file':
+      if (!o.fleetFile) throw new InvalidArgumentError('--discovery file needs --fleet-file');
+      return new FileDiscovery({ path: o.fleetFile });
+    case 'dns':
+      if (!o.dnsName) throw new InvalidArgumentError('--discovery dns needs --dns-name');
+      return new DnsDiscovery({
+        name: o.dnsName,
+        recordType: o.dnsRecord,
+        ...(o.dnsPort ? { port: o.dnsPort } : {}),
+        kvEventsPort: o.kvEventsPort,
+      });
+    case 'kubernetes':
+      return new KubernetesDiscovery({
+        namespace: o.k8sNamespace ?? process.env['POD_NAMESPACE'] ?? 'default',
+        ...(o.k8sSelector ? { labelSelector: o.k8sSelector } : {}),
+        ...(o.k8sPool ? { poolName: o.k8sPool } : {}),
+        ...(o.k8sTargetPort ? { targetPorts: [o.k8sTargetPort] } : {}),
+        kvEventsPort: o.kvEventsPort,
+      });
+    default:
+      return null;
+  }
+}
+
+await program.parseAsync();

@@ -1,0 +1,197 @@
+/**
+ * The routing brain behind the edge: a FleetView from shared memory, admission, the pure
+ * scheduler, and dispatch accounting (in-flight counters shared by every acceptor thread, and the
+ * post-dispatch hooks of stateful plugins).
+ */
+import { HttpError } from '../http/openai-error.ts';
+import type { EdgeRequest } from '../edge/edge-request.ts';
+import type {
+  DispatchLease,
+  RoutingDecision,
+  RoutingService,
+  UpstreamEndpoint,
+} from '../edge/routing-service.ts';
+import type { SharedFleetState } from '../fleet/shared-state.ts';
+import type { EndpointSnapshot, FleetView } from '../fleet/types.ts';
+import type { LoadedSchedulerConfig } from '../scheduler/config/loader.ts';
+import type { Random } from '../scheduler/prng.ts';
+import type { Decision, PluginTiming, SchedulingRequest } from '../scheduler/types.ts';
+import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
+
+/** Computes token-level features (precise prefix routing); absent = approximate routing only. */
+export interface FeatureSource {
+  features(req: EdgeRequest): Promise<PromptFeatures & { readonly note?: string }>;
+}
+
+/** Observations for metrics; every hook is optional. */
+export interface RoutingObserver {
+  decision?(durationMs: number, decision: Decision): void;
+  pluginTiming?(timing: PluginTiming): void;
+  shed?(model: string): void;
+}
+
+export interface SchedulerRoutingServiceOptions {
+  readonly fleet: SharedFleetState;
+  readonly config: LoadedSchedulerConfig;
+  readonly random: Random;
+  /** Router clock in ms (same clock the fleet state uses for `updatedAtMs`). */
+  readonly clock: () => number;
+  readonly features?: FeatureSource;
+  readonly observer?: RoutingObserver;
+}
+
+interface Pending {
+  readonly schedReq: SchedulingRequest;
+  readonly decision: Decision;
+  dispatchedOnce: boolean;
+}
+
+export class SchedulerRoutingService implements RoutingService {
+  private readonly pending = new WeakMap<EdgeRequest, Pending>();
+
+  constructor(private readonly opts: SchedulerRoutingServiceOptions) {}
+
+  models(): readonly string[] {
+    const names = new Set<string>();
+    for (const e of this.opts.fleet.snapshot(this.opts.clock()).endpoints) {
+      if (!e.healthy) continue;
+      for (const m of e.servedModels) names.add(m);
+    }
+    return [...names].sort();
+  }
+
+  ready(): boolean {
+    return this.opts.fleet.snapshot(this.opts.clock()).endpoints.some((e) => e.healthy);
+  }
+
+  async decide(req: EdgeRequest): Promise<RoutingDecision> {
+    const { decision, schedReq, view } = await this.schedule(req, true);
+    if (decision.failure || decision.endpointId === null) {
+      const failure = decision.failure;
+      throw new HttpError(failure?.httpStatus ?? 503, failure?.message ?? 'no endpoint available');
+    }
+    this.pending.set(req, { schedReq, decision, dispatchedOnce: false });
+    const byId = new Map(view.endpoints.map((e) => [e.info.id, e]));
+    const endpoints: UpstreamEndpoint[] = [];
+    for (const id of [decision.endpointId, ...decision.fallbackEndpointIds]) {
+      const e = byId.get(id);
+      if (e) endpoints.push({ id, host: e.info.host, port: e.info.port });
+    }
+    return { endpoints, trace: decision.trace };
+  }
+
+  dispatched(req: EdgeRequest, _decision: RoutingDecision, endpointId: string): DispatchLease {
+    const pending = this.pending.get(req);
+    const ref = this.opts.fleet.refOf(endpointId);
+    const tokens = pending ? expectedTokens(req, pending.schedReq.promptTokenEstimate) : 0;
+    const acquired = ref ? this.opts.fleet.acquireInflight(ref, tokens) : false;
+    if (pending && !pending.dispatchedOnce) {
+      // Plugins learn about the first dispatch only: a retry goes to a fallback the decision already named.
+      pending.dispatchedOnce = true;
+      this.opts.config.scheduler.recordDispatch(pending.schedReq, pending.decision, this.opts.clock());
+    }
+    let released = false;
+    return {
+      release: (outcome) => {
+        if (released) return;
+        released = true;
+        if (ref && acquired) this.opts.fleet.releaseInflight(ref, tokens);
+        if (pending) {
+          this.opts.config.scheduler.recordResponseComplete({
+            request: pending.schedReq,
+            decision: pending.decision,
+            endpointId,
+            nowMs: this.opts.clock(),
+            outcome: outcome.ok ? 'success' : 'error',
+          });
+        }
+      },
+    };
+  }
+
+  async explain(req: EdgeRequest): Promise<unknown> {
+    const { decision, schedReq, admission, featuresNote } = await this.schedule(req, false);
+    return {
+      requestId: req.requestId,
+      model: req.model,
+      promptTokenEstimate: schedReq.promptTokenEstimate,
+      prefixPath: schedReq.blockKeys ? 'precise' : 'approximate',
+      ...(featuresNote ? { prefixPathNote: featuresNote } : {}),
+      blockKeys: schedReq.blockKeys?.length ?? 0,
+      admission,
+      endpointId: decision.endpointId,
+      fallbackEndpointIds: decision.fallbackEndpointIds,
+      trace: decision.trace,
+    };
+  }
+
+  fleetDebug(): unknown {
+    const view = this.opts.fleet.snapshot(this.opts.clock());
+    return {
+      nowMs: view.nowMs,
+      endpoints: view.endpoints.map((e) => ({
+        id: e.info.id,
+        healthy: e.healthy,
+        labels: e.info.labels,
+        servedModels: e.servedModels,
+        kvEvents: e.info.kvEventsEndpoint ?? null,
+        metrics: e.metrics,
+        metricsAgeMs: e.metrics ? view.nowMs - e.metrics.updatedAtMs : null,
+        inflight: e.inflight,
+      })),
+    };
+  }
+
+  private async schedule(
+    req: EdgeRequest,
+    enforceAdmission: boolean,
+  ): Promise<{
+    decision: Decision;
+    schedReq: SchedulingRequest;
+    view: FleetView;
+    admission: unknown;
+    featuresNote: string | undefined;
+  }> {
+    const priority = this.opts.config.objectives.priorityFor(req.headers);
+    const features = this.opts.features ? await this.opts.features.features(req) : {};
+    const schedReq = toSchedulingRequest(req, priority, features);
+    const view = this.modelView(req.model);
+    const admission = this.opts.config.admission.admit(schedReq, view);
+    if (!admission.admitted && enforceAdmission) {
+      this.opts.observer?.shed?.(req.model);
+      throw new HttpError(admission.httpStatus, admission.message);
+    }
+    const started = performance.now();
+    const observer = this.opts.observer;
+    const decision = this.opts.config.scheduler.schedule(schedReq, view, {
+      random: this.opts.random,
+      ...(observer?.pluginTiming
+        ? { timer: () => performance.now(), onPluginTiming: (t: PluginTiming) => observer.pluginTiming!(t) }
+        : {}),
+    });
+    observer?.decision?.(performance.now() - started, decision);
+    return {
+      decision,
+      schedReq,
+      view,
+      admission,
+      featuresNote: 'note' in features ? features.note : undefined,
+    };
+  }
+
+  /** The fleet restricted to endpoints serving `model`; 404 when none does. */
+  private modelView(model: string): FleetView {
+    const view = this.opts.fleet.snapshot(this.opts.clock());
+    const serving: EndpointSnapshot[] = [];
+    let known = false;
+    for (const e of view.endpoints) {
+      // An endpoint whose models are not known yet is assumed to serve everything (vLLM pools are one model).
+      if (e.servedModels.length === 0 || e.servedModels.includes(model)) serving.push(e);
+      if (e.servedModels.length > 0) known = true;
+    }
+    if (serving.length === 0 && known) {
+      throw new HttpError(404, `The model \`${model}\` does not exist.`, 'model');
+    }
+    return serving.length === view.endpoints.length ? view : { nowMs: view.nowMs, endpoints: serving };
+  }
+}
