@@ -1,0 +1,67 @@
+/**
+ * `session-affinity-scorer` (Alpha, Affinity; llm-d-router.md §2.5): 1.0 for the endpoint the
+ * session is pinned to, 0 for the others — a soft preference other scorers can outweigh.
+ * Parameters and strategies as in {@link SessionAffinity}.
+ */
+import type { EndpointSnapshot } from '../../fleet/types.ts';
+import { definePlugin } from '../plugin-definition.ts';
+import type {
+  DecisionHeaders,
+  DispatchEvent,
+  ResponseCompleteEvent,
+  Scorer,
+  SchedulingCycle,
+  SchedulingResult,
+} from '../types.ts';
+import { SessionAffinity, sessionAffinityParameters, sessionStoreOptions } from './session-affinity.ts';
+
+export const SESSION_AFFINITY_SCORER_TYPE = 'session-affinity-scorer';
+
+export class SessionAffinityScorer implements Scorer {
+  readonly kind = 'scorer';
+  readonly type = SESSION_AFFINITY_SCORER_TYPE;
+  readonly category = 'affinity';
+
+  constructor(
+    readonly name: string,
+    private readonly affinity: SessionAffinity,
+  ) {}
+
+  score(cycle: SchedulingCycle, candidates: readonly EndpointSnapshot[]): ReadonlyMap<string, number> {
+    const pinned = this.affinity.pinnedEndpoint(cycle);
+    const scores = new Map<string, number>();
+    for (const endpoint of candidates) scores.set(endpoint.info.id, endpoint.info.id === pinned ? 1 : 0);
+    return scores;
+  }
+
+  onDispatch(event: DispatchEvent): void {
+    this.affinity.onDispatch(event);
+  }
+
+  onResponseComplete(event: ResponseCompleteEvent): void {
+    this.affinity.onResponseComplete(event);
+  }
+
+  contributeHeaders(cycle: SchedulingCycle, result: SchedulingResult, headers: DecisionHeaders): void {
+    this.affinity.contributeHeaders(cycle, result, headers);
+  }
+
+  retainEndpoints(activeIds: ReadonlySet<string>): void {
+    this.affinity.retainEndpoints(activeIds);
+  }
+}
+
+export const sessionAffinityScorerPlugin = definePlugin({
+  type: SESSION_AFFINITY_SCORER_TYPE,
+  kind: 'scorer',
+  stability: 'alpha',
+  summary: 'prefers the endpoint that served the session before',
+  parameters: sessionAffinityParameters,
+  create(params, ctx) {
+    const store =
+      params.strategy === 'session_id'
+        ? ctx.state.sessionAffinity(ctx.name, sessionStoreOptions(params))
+        : undefined;
+    return new SessionAffinityScorer(ctx.name, new SessionAffinity(ctx.name, params, store));
+  },
+});
