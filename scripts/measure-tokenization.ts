@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { blockKeyRoot, computeBlockKeys } from '../src/tokenization/block-keys.ts';
+import { blockKeyRoot, computeBlockKeys } from '../src/index-store/block-keys.ts';
 import { loadModelTokenizer } from '../src/tokenization/model-registry.ts';
 import { SegmentCachedTokenizer, type SegmentKeying } from '../src/tokenization/segment-cached-tokenizer.ts';
 import { SyntheticTokenizer } from '../src/tokenization/synthetic-tokenizer.ts';

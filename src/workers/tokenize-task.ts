@@ -5,7 +5,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { blockKeyRoot, computeBlockKeys } from '../tokenization/block-keys.ts';
+import { blockKeyRoot, computeBlockKeys } from '../index-store/block-keys.ts';
 import { ChatTemplateError, TokenizationInputError } from '../tokenization/errors.ts';
 import { loadModelTokenizer } from '../tokenization/model-registry.ts';
 import { tokenizeChat, tokenizeCompletion } from '../tokenization/prompt-tokenizer.ts';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockKeyRoot, computeBlockKeys } from '../../src/tokenization/block-keys.ts';
+import { blockKeyRoot, computeBlockKeys } from '../../src/index-store/block-keys.ts';
 import { ChatTemplateError, TokenizationInputError } from '../../src/tokenization/errors.ts';
 import { builtinModelDirectory, loadModelTokenizer } from '../../src/tokenization/model-registry.ts';
 import { tokenizeChat, tokenizeCompletion } from '../../src/tokenization/prompt-tokenizer.ts';
