@@ -52,6 +52,10 @@ interface ServeOptions {
   logLevel: string;
   simPods: number;
   simPort: number;
+  tokenizer: string[];
+  indexBlockSize: number;
+  indexCapacity: number;
+  tokenizerThreads: number;
 }
 
 const program = new Command().name('kvedge').description('Cache-aware router for vLLM inference fleets.');
@@ -108,6 +112,24 @@ program
   .option('--seed <n>', 'scheduler random seed (tie-breaks)', int('--seed'))
   .option('--log-level <level>', 'pino log level', process.env['LOG_LEVEL'] ?? 'info')
   .option(
+    '--tokenizer <model=tokenizer...>',
+    'tokenizer per served model for precise prefix routing (built-in llama3_1, qwen3, or a directory)',
+    [],
+  )
+  .option('--index-block-size <n>', 'block size of the KV-event index keys', int('--index-block-size', 1), 16)
+  .option(
+    '--index-capacity <keys>',
+    'blocks the KV-event index holds (~72 B each)',
+    int('--index-capacity', 1024),
+    2 ** 21,
+  )
+  .option(
+    '--tokenizer-threads <n>',
+    'tokenization workers per acceptor thread',
+    int('--tokenizer-threads', 1),
+    1,
+  )
+  .option(
     '--sim-pods <n>',
     'pods of the local simulated fleet when no endpoints are given',
     int('--sim-pods', 1),
@@ -133,6 +155,7 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
     : o.policy
       ? namedConfigs[o.policy as keyof typeof namedConfigs]
       : null;
+  const tokenizers = parseTokenizers(o.tokenizer);
   let sim: SimFleet | null = null;
   let discovery = discoveryFrom(o);
   if (!discovery) {
@@ -147,6 +170,8 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
       }),
       onPodStarted: (pod, i) => console.log(`  sim pod ${i + 1}/${o.simPods}: http://${pod.address}`),
     });
+    // The simulated pods serve Llama 3.1 with its real tokenizer: precise routing works out of the box.
+    tokenizers[SIM_DEFAULTS.model] ??= SIM_DEFAULTS.tokenizer;
     discovery = new StaticDiscovery(
       sim
         .endpoints()
@@ -163,6 +188,10 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
     threads: o.threads,
     scrapeIntervalMs: o.scrapeIntervalMs,
     logger,
+    tokenizers,
+    indexBlockSize: o.indexBlockSize,
+    indexCapacityKeys: o.indexCapacity,
+    tokenizerThreads: o.tokenizerThreads,
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   });
   const model = sim ? sim.pods[0]!.models[0] : '<model>';
@@ -186,6 +215,18 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
+}
+
+function parseTokenizers(specs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const at = spec.lastIndexOf('=');
+    if (at <= 0 || at === spec.length - 1) {
+      throw new InvalidArgumentError(`--tokenizer expects MODEL=TOKENIZER, got '${spec}'`);
+    }
+    out[spec.slice(0, at)] = spec.slice(at + 1);
+  }
+  return out;
 }
 
 function discoveryFrom(o: ServeOptions): Discovery | null {

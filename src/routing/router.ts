@@ -10,14 +10,19 @@ import { AcceptorThreads } from '../edge/acceptor-threads.ts';
 import { AdminServer } from '../edge/admin-server.ts';
 import type { EdgeConfigInput } from '../edge/edge-config.ts';
 import { EdgeMetrics } from '../edge/edge-metrics.ts';
-import type { RoutingService } from '../edge/routing-service.ts';
 import { EdgeServer } from '../edge/server.ts';
 import type { Discovery } from '../fleet/discovery/discovery.ts';
 import { EndpointRegistry } from '../fleet/endpoint-registry.ts';
 import { routerClock } from '../fleet/router-clock.ts';
 import { loadSchedulerConfig } from '../scheduler/config/loader.ts';
 import { registerFleetMetrics } from './fleet-metrics.ts';
-import { type RoutingThreadOptions, buildRoutingService } from './routing-thread.ts';
+import { PreciseIndexOwner } from './precise-index-owner.ts';
+import {
+  type BuiltRoutingService,
+  type RoutingThreadOptions,
+  buildRoutingService,
+  usesPreciseIndex,
+} from './routing-thread.ts';
 
 export interface RouterOptions {
   readonly discovery: Discovery;
@@ -34,6 +39,17 @@ export interface RouterOptions {
   /** Metrics scrape interval per endpoint (ms). Default 50. */
   readonly scrapeIntervalMs?: number;
   readonly logger?: Logger;
+  /**
+   * Precise prefix routing: served model → tokenizer (built-in `llama3_1`/`qwen3` or a directory
+   * with tokenizer.json). Used when the scheduler config has a precise-prefix-cache-producer.
+   */
+  readonly tokenizers?: Readonly<Record<string, string>>;
+  /** Block size of the KV-event index's request keys. Default 16 (vLLM's default). */
+  readonly indexBlockSize?: number;
+  /** Request keys the block index holds (bounded memory, ~72 bytes each). Default 2^21. */
+  readonly indexCapacityKeys?: number;
+  /** Tokenization worker threads per acceptor thread. Default 1. */
+  readonly tokenizerThreads?: number;
 }
 
 type Serving = { kind: 'main'; server: EdgeServer } | { kind: 'threads'; threads: AcceptorThreads };
@@ -42,15 +58,16 @@ export class Router {
   private constructor(
     private readonly registry: EndpointRegistry,
     private readonly serving: Serving,
-    private readonly mainRouting: RoutingService & { close(): void },
+    private readonly mainRouting: BuiltRoutingService,
     private readonly admin: AdminServer | null,
+    private readonly precise: PreciseIndexOwner | null,
     private readonly logger: Logger,
   ) {}
 
   static async start(options: RouterOptions): Promise<Router> {
     const logger = options.logger ?? pino({ name: 'kvedge', level: 'info' });
     // Fail fast on a bad scheduler config, before any thread or socket exists.
-    loadSchedulerConfig(options.schedulerConfig);
+    const precise = usesPreciseIndex(loadSchedulerConfig(options.schedulerConfig));
     const registry = new EndpointRegistry({
       discovery: options.discovery,
       scraper: { intervalMs: options.scrapeIntervalMs ?? 50 },
@@ -61,13 +78,34 @@ export class Router {
     registry.on('removed', (info) => logger.info({ endpoint: info.id }, 'endpoint removed'));
     await registry.start();
 
+    const blockSize = options.indexBlockSize ?? 16;
+    const speculativeChannel = `kvedge-speculative-${randomUUID()}`;
+    const indexOwner = precise
+      ? new PreciseIndexOwner({
+          registry,
+          index: { blockSize, capacityKeys: options.indexCapacityKeys ?? 2 ** 21 },
+          speculativeChannel,
+          logger,
+        })
+      : null;
     const threadOptions: RoutingThreadOptions = {
       fleetBuffer: registry.shared.buffer,
       schedulerConfig: options.schedulerConfig,
       channel: `kvedge-routing-${randomUUID()}`,
       seed: options.seed ?? Date.now() % 2 ** 31,
+      ...(indexOwner
+        ? {
+            precise: {
+              indexBuffers: indexOwner.buffers,
+              speculativeChannel,
+              tokenizers: options.tokenizers ?? {},
+              blockSize,
+              tokenizerThreads: options.tokenizerThreads ?? 1,
+            },
+          }
+        : {}),
     };
-    const mainRouting = buildRoutingService(threadOptions, { fleet: registry.shared }, 0);
+    const mainRouting = buildRoutingService(threadOptions, registry.shared, 0);
     const mainRegistry = new Registry();
     registerFleetMetrics(mainRegistry, registry.shared, routerClock);
 
@@ -109,7 +147,7 @@ export class Router {
         },
       });
     }
-    return new Router(registry, serving, mainRouting, admin, logger);
+    return new Router(registry, serving, mainRouting, admin, indexOwner, logger);
   }
 
   /** The port clients connect to. */
@@ -126,7 +164,8 @@ export class Router {
     if (this.serving.kind === 'main') await this.serving.server.shutdown(drainTimeoutMs);
     else await this.serving.threads.stop(drainTimeoutMs);
     await this.admin?.close();
-    this.mainRouting.close();
+    await this.mainRouting.close();
+    await this.precise?.close();
     await this.registry.close();
     this.logger.info('router stopped');
   }

@@ -1,19 +1,37 @@
 /**
  * Builds the RoutingService of one acceptor thread (the `routingModule` of AcceptorThreads), and
  * the same wiring for the main thread. Everything the threads must agree on arrives in
- * {@link RoutingThreadOptions}: the shared fleet table (a SharedArrayBuffer, shared not copied),
- * the scheduler config text, and the channel name that links their scheduler state.
+ * {@link RoutingThreadOptions}: the shared fleet table and block index (SharedArrayBuffers, shared
+ * not copied), the scheduler config text, and the channel names that link their state.
  */
+import { BroadcastChannel, type MessagePort } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import type { RoutingFactoryContext } from '../edge/acceptor-threads.ts';
 import type { RoutingService } from '../edge/routing-service.ts';
 import { routerClock } from '../fleet/router-clock.ts';
 import { SharedFleetState } from '../fleet/shared-state.ts';
-import { loadSchedulerConfig } from '../scheduler/config/loader.ts';
+import type { MemoryBlockIndex } from '../index-store/memory-index.ts';
+import { MemoryBlockIndexReader } from '../index-store/memory-index-reader.ts';
+import { loadSchedulerConfig, type LoadedSchedulerConfig } from '../scheduler/config/loader.ts';
 import { createRandom } from '../scheduler/prng.ts';
+import { TokenizationPool } from '../workers/tokenization-pool.ts';
+import { BlockIndexView } from './block-index-view.ts';
 import { RoutingMetrics } from './routing-metrics.ts';
-import { type FeatureSource, SchedulerRoutingService } from './scheduler-routing-service.ts';
+import { SchedulerRoutingService } from './scheduler-routing-service.ts';
 import { ThreadSharedState } from './thread-shared-state.ts';
+import { TokenFeatureSource } from './token-features.ts';
+
+/** What precise prefix routing needs in every thread. */
+export interface PreciseRoutingOptions {
+  readonly indexBuffers: MemoryBlockIndex['buffers'];
+  /** BroadcastChannel to the index owner for speculative inserts. */
+  readonly speculativeChannel: string;
+  /** Served model → tokenizer (built-in name or directory). */
+  readonly tokenizers: Readonly<Record<string, string>>;
+  readonly blockSize: number;
+  /** Tokenization worker threads per acceptor thread. */
+  readonly tokenizerThreads: number;
+}
 
 export interface RoutingThreadOptions {
   readonly fleetBuffer: SharedArrayBuffer;
@@ -23,33 +41,67 @@ export interface RoutingThreadOptions {
   readonly channel: string;
   /** Base seed; each thread adds its index so tie-breaks differ between threads. */
   readonly seed: number;
+  readonly precise?: PreciseRoutingOptions;
 }
 
-export interface RoutingWiring {
-  readonly fleet: SharedFleetState;
-  readonly features?: FeatureSource;
+export type BuiltRoutingService = RoutingService & { close(): Promise<void> };
+
+/** True when the config routes on the KV-event index (llm-d's precise prefix producer). */
+export function usesPreciseIndex(config: LoadedSchedulerConfig): boolean {
+  return [...config.plugins.values()].some((p) => p.type === 'precise-prefix-cache-producer');
 }
 
 /** Wires a SchedulerRoutingService over an attached or owned fleet table. */
 export function buildRoutingService(
   options: RoutingThreadOptions,
-  wiring: RoutingWiring,
+  fleet: SharedFleetState,
   threadIndex: number,
-): RoutingService & { close(): void } {
-  const state = new ThreadSharedState({ channel: options.channel });
+): BuiltRoutingService {
+  const closers: Array<() => void | Promise<void>> = [];
+  let view: BlockIndexView | undefined;
+  if (options.precise) {
+    const channel = new BroadcastChannel(options.precise.speculativeChannel);
+    (channel as unknown as { unref?: () => void }).unref?.();
+    closers.push(() => channel.close());
+    // The reader only calls postMessage on its port; a broadcast channel reaches the owner from any thread.
+    const reader = MemoryBlockIndexReader.attach(options.precise.indexBuffers, {
+      writePort: channel as unknown as MessagePort,
+    });
+    view = new BlockIndexView(reader);
+  }
+  const state = new ThreadSharedState({
+    channel: options.channel,
+    ...(view ? { blockIndex: view, speculativeBlockIndex: view } : {}),
+  });
+  closers.push(() => state.close());
   const config = loadSchedulerConfig(options.schedulerConfig, { state });
+  let features: TokenFeatureSource | undefined;
+  if (options.precise && usesPreciseIndex(config) && Object.keys(options.precise.tokenizers).length > 0) {
+    const pool = new TokenizationPool({
+      threads: options.precise.tokenizerThreads,
+      preloadModels: [...new Set(Object.values(options.precise.tokenizers))],
+    });
+    closers.push(() => pool.close());
+    features = new TokenFeatureSource({
+      pool,
+      tokenizers: options.precise.tokenizers,
+      blockSize: options.precise.blockSize,
+    });
+  }
   const registry = new Registry();
   const service = new SchedulerRoutingService({
-    fleet: wiring.fleet,
+    fleet,
     config,
     random: createRandom(options.seed + threadIndex),
     clock: routerClock,
     observer: new RoutingMetrics(registry),
-    ...(wiring.features ? { features: wiring.features } : {}),
+    ...(features ? { features } : {}),
   });
   return Object.assign(service, {
     metricsRegistry: registry,
-    close: () => state.close(),
+    close: async () => {
+      for (const close of closers.reverse()) await close();
+    },
   });
 }
 
@@ -58,11 +110,11 @@ export async function createRoutingService(context: RoutingFactoryContext): Prom
   const options = context.options as RoutingThreadOptions;
   const fleet = SharedFleetState.attach(options.fleetBuffer);
   await fleet.ready();
-  const service = buildRoutingService(options, { fleet }, context.threadIndex + 1);
+  const service = buildRoutingService(options, fleet, context.threadIndex + 1);
   const close = service.close;
   return Object.assign(service, {
-    close: () => {
-      close();
+    close: async () => {
+      await close();
       fleet.close();
     },
   });
