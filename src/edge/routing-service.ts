@@ -17,6 +17,11 @@ export interface UpstreamEndpoint {
 export interface RoutingDecision {
   /** Best first. The first is used; the rest are retry candidates, tried in order. */
   readonly endpoints: readonly UpstreamEndpoint[];
+  /**
+   * Headers to send upstream with this request (e.g. llm-d's `x-prefiller-host-port` for P/D); they
+   * replace any client header of the same name, so a client cannot steer the prefill hop.
+   */
+  readonly requestHeaders?: Readonly<Record<string, string>>;
   /** Anything the routing brain wants to keep with the decision (scores, profile); not interpreted by the edge. */
   readonly trace?: unknown;
 }

@@ -77,7 +77,7 @@ export class SchedulerRoutingService implements RoutingService {
       const e = byId.get(id);
       if (e) endpoints.push({ id, host: e.info.host, port: e.info.port });
     }
-    return { endpoints, trace: decision.trace };
+    return { endpoints, requestHeaders: decision.requestHeaders, trace: decision.trace };
   }
 
   dispatched(req: EdgeRequest, _decision: RoutingDecision, endpointId: string): DispatchLease {

@@ -33,7 +33,8 @@ export class EdgeProxy {
     private readonly metrics: EdgeMetrics,
     private readonly logger: Logger,
   ) {
-    const drop = new Set(['content-length', 'date', REQUEST_ID_HEADER]);
+    // uWS writes its own Date and `uWebSockets` headers; the upstream's copies would be duplicates.
+    const drop = new Set(['content-length', 'date', 'uwebsockets', REQUEST_ID_HEADER]);
     if (config.endpointHeader !== '') drop.add(config.endpointHeader);
     this.responseDrop = drop;
   }
@@ -51,7 +52,7 @@ export class EdgeProxy {
     const dispatch: Dispatcher.DispatchOptions = {
       path: request.path,
       method: 'POST',
-      headers: this.upstreamHeaders(request),
+      headers: this.upstreamHeaders(request, decision),
       body: request.rawBody,
     };
     let endpointId = '';
@@ -116,11 +117,12 @@ export class EdgeProxy {
     return this.config.endpointHeader === '' ? [] : [[this.config.endpointHeader, endpointId]];
   }
 
-  private upstreamHeaders(request: EdgeRequest): Record<string, string> {
+  private upstreamHeaders(request: EdgeRequest, decision: RoutingDecision): Record<string, string> {
     const headers: Record<string, string> = {};
     for (const name in request.headers) {
       if (!REQUEST_DROP.has(name)) headers[name] = request.headers[name]!;
     }
+    for (const name in decision.requestHeaders) headers[name.toLowerCase()] = decision.requestHeaders[name]!;
     headers[REQUEST_ID_HEADER] = request.requestId;
     if (this.config.upstream.authorization !== null)
       headers['authorization'] = this.config.upstream.authorization;

@@ -33,14 +33,21 @@ export function registerInferenceRoutes(app: TemplatedApp, context: EdgeContext)
 /** Accounting for one inference exchange. */
 interface Accounting {
   readonly receivedAt: number;
+  requestId: string;
   model: string | undefined;
   endpointId: string;
 }
 
 /** Synchronous part: everything that needs the stack-allocated uWS request. */
 function acceptInference(context: EdgeContext, api: OpenAiApi, res: HttpResponse, req: HttpRequest): void {
-  const accounting: Accounting = { receivedAt: performance.now(), model: undefined, endpointId: '' };
+  const accounting: Accounting = {
+    receivedAt: performance.now(),
+    requestId: '',
+    model: undefined,
+    endpointId: '',
+  };
   const requestId = resolveRequestId(req.getHeader(REQUEST_ID_HEADER) || undefined);
+  accounting.requestId = requestId;
   const query = req.getQuery();
   const path = query ? `${req.getUrl()}?${query}` : req.getUrl();
   const exchange = context.exchanges.track(res, [[REQUEST_ID_HEADER, requestId]]);
@@ -111,5 +118,17 @@ function record(context: EdgeContext, exchange: ClientExchange, accounting: Acco
   const status = exchange.aborted ? CLIENT_CLOSED_STATUS : exchange.status;
   metrics.inflight.dec();
   metrics.requests.inc({ model, status: String(status), endpoint: accounting.endpointId });
-  metrics.duration.observe({ model }, (performance.now() - accounting.receivedAt) / 1000);
+  const durationMs = performance.now() - accounting.receivedAt;
+  metrics.duration.observe({ model }, durationMs / 1000);
+  // One line per request at debug level (a disabled level costs one comparison).
+  context.logger.debug(
+    {
+      requestId: accounting.requestId,
+      model: accounting.model,
+      status,
+      endpoint: accounting.endpointId,
+      durationMs: Math.round(durationMs),
+    },
+    'request',
+  );
 }
