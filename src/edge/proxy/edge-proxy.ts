@@ -16,7 +16,15 @@ import { UpstreamAttempt, type AttemptResult } from './upstream-attempt.ts';
 import type { UpstreamPools } from './upstream-pools.ts';
 
 /** Request headers the proxy sets itself or that undici must compute (never copied from the client). */
-const REQUEST_DROP = new Set(['host', 'content-length', 'expect', REQUEST_ID_HEADER]);
+// The P/D hop headers are the router's to set (from the decision); a client must not steer them.
+const REQUEST_DROP = new Set([
+  'host',
+  'content-length',
+  'expect',
+  'x-prefiller-host-port',
+  'x-encoder-hosts-ports',
+  REQUEST_ID_HEADER,
+]);
 
 export interface ForwardResult {
   /** Endpoint of the last attempt ('' when none was tried). */
