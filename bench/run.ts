@@ -1,0 +1,52 @@
+/**
+ * `npm run bench`: compares routing policies side by side (DESIGN.md "Benchmark"). See
+ * `npm run bench -- --help` for every option; results go to bench/results/<workload>/.
+ */
+import { parseOptions, workloadOptionsFrom } from './cli/options.ts';
+import { ProgressDisplay } from './cli/progress.ts';
+import { runDesBenchmark } from './des/des-benchmark.ts';
+import { runLiveBenchmark } from './live/live-benchmark.ts';
+import { policyByName } from './policies/catalog.ts';
+import { summaryTable } from './report/markdown.ts';
+import { commandLine, gitRevision } from './report/run-meta.ts';
+import { workloadByName } from './workloads/registry.ts';
+
+async function main(argv: readonly string[]): Promise<void> {
+  const options = parseOptions(argv);
+  const progress = new ProgressDisplay(process.stderr, options.progress);
+  const meta = {
+    mode: options.mode,
+    command: commandLine(argv),
+    seed: options.seed,
+    gitRevision: gitRevision(),
+    date: new Date().toISOString(),
+    node: process.version,
+  };
+  const policies = options.policies.map(policyByName);
+  for (const name of options.workloads) {
+    const workload = workloadByName(name).build(workloadOptionsFrom(options));
+    const { dir, policies: reported } =
+      options.mode === 'des'
+        ? runDesBenchmark({
+            workload,
+            policies,
+            seed: options.seed,
+            scrapeIntervalMs: options.scrapeIntervalMs,
+            kvEventDelayMs: options.kvEventDelayMs,
+            outDir: options.out,
+            meta,
+            progress,
+          })
+        : await runLiveBenchmark({ workload, options, meta, progress });
+    process.stdout.write(
+      `\n## ${workload.name} (${options.mode})\n\n${summaryTable(reported)}\n\nwritten to ${dir}/\n`,
+    );
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(
+    `\nbench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});
