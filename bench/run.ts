@@ -5,6 +5,7 @@
 import { parseOptions, workloadOptionsFrom } from './cli/options.ts';
 import { ProgressDisplay } from './cli/progress.ts';
 import { runDesBenchmark } from './des/des-benchmark.ts';
+import { kvedgeRouterLauncher } from './live/kvedge-router-launcher.ts';
 import { runLiveBenchmark } from './live/live-benchmark.ts';
 import { policyByName } from './policies/catalog.ts';
 import { summaryTable } from './report/markdown.ts';
@@ -37,7 +38,15 @@ async function main(argv: readonly string[]): Promise<void> {
             meta,
             progress,
           })
-        : await runLiveBenchmark({ workload, options, meta, progress });
+        : await runLiveBenchmark({
+            workload,
+            options,
+            meta,
+            progress,
+            ...(options.router
+              ? { router: kvedgeRouterLauncher(policyByName(options.router), workload) }
+              : {}),
+          });
     process.stdout.write(
       `\n## ${workload.name} (${options.mode})\n\n${summaryTable(reported)}\n\nwritten to ${dir}/\n`,
     );

@@ -27,6 +27,8 @@ export interface BenchOptions {
   readonly startSim: boolean;
   readonly simSpeed: number;
   readonly label?: string;
+  /** live + --start-sim: start kvedge's router with this policy in front of the fleet. */
+  readonly router?: string;
 }
 
 /** Workloads `--workload all` runs: every built-in one (the file-based ones need a file). */
@@ -127,6 +129,11 @@ export function buildProgram(): Command {
     )
     .option('--sim-speed <x>', 'live: speed factor of the started sim fleet', positiveNumber, 1)
     .option('--label <name>', 'live: name of the measured setup in the report', undefined)
+    .option(
+      '--router <policy>',
+      "live (with --start-sim): route through kvedge's router running this policy (e.g. llm-d-precise, kvedge)",
+      undefined,
+    )
     .option('--no-progress', 'no progress line on stderr');
 }
 
@@ -158,6 +165,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     startSim: o['startSim'] as boolean,
     simSpeed: o['simSpeed'] as number,
     ...(o['label'] !== undefined ? { label: o['label'] as string } : {}),
+    ...(o['router'] !== undefined ? { router: o['router'] as string } : {}),
   };
 }
 
