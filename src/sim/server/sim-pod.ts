@@ -118,17 +118,7 @@ export class SimPod {
       pythonHashSeed: this.config.engine.pythonHashSeed,
     });
     this.app ??= this.buildApp();
-    await new Promise<void>((resolve, reject) => {
-      this.app!.listen(this.config.host, port, (sock) => {
-        if (!sock) {
-          reject(new Error(`sim pod ${this.config.name}: cannot listen on ${this.config.host}:${port}`));
-          return;
-        }
-        this.listenSocket = sock;
-        this.boundPort = uWS.us_socket_local_port(sock as unknown as uWS.us_socket);
-        resolve();
-      });
-    });
+    await this.listenOn(port);
     if (this.config.kvEvents) {
       this.publisher = await KvEventPublisher.open({
         endpoint: this.config.kvEvents.endpoint,
@@ -159,6 +149,45 @@ export class SimPod {
       maxLoras: this.config.engine.maxLoras,
     });
     this.crashed = false;
+  }
+
+  /**
+   * Bind the HTTP port. uWS sets SO_REUSEPORT only when given an explicit port, and sockets
+   * accepted by a listener inherit its flags: had the pod served on a port-0 listener, the
+   * connections (or TIME_WAIT remnants) it leaves behind on a crash would make the restart's bind
+   * on that port fail with EADDRINUSE. So for port 0 a free port is found first, then bound
+   * explicitly, before anything can connect.
+   */
+  private async listenOn(port: number): Promise<void> {
+    if (port !== 0) {
+      this.listenSocket = await this.bind(port);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const probe = await this.bind(0);
+      const free = this.boundPort;
+      uWS.us_listen_socket_close(probe);
+      try {
+        this.listenSocket = await this.bind(free);
+        return;
+      } catch (error) {
+        // Taken by someone else in between: try another.
+        if (attempt >= 5) throw error;
+      }
+    }
+  }
+
+  private bind(port: number): Promise<uWS.us_listen_socket> {
+    return new Promise((resolve, reject) => {
+      this.app!.listen(this.config.host, port, (sock) => {
+        if (!sock) {
+          reject(new Error(`sim pod ${this.config.name}: cannot listen on ${this.config.host}:${port}`));
+          return;
+        }
+        this.boundPort = uWS.us_socket_local_port(sock as unknown as uWS.us_socket);
+        resolve(sock);
+      });
+    });
   }
 
   private buildApp(): uWS.TemplatedApp {
