@@ -13,7 +13,9 @@ import { FileDiscovery } from '../fleet/discovery/file-discovery.ts';
 import { KubernetesDiscovery } from '../fleet/discovery/kubernetes-discovery.ts';
 import { StaticDiscovery } from '../fleet/discovery/static-discovery.ts';
 import { Router } from '../routing/router.ts';
+import { parseInferenceObjectives } from '../scheduler/admission/inference-objectives.ts';
 import { namedConfigs } from '../scheduler/config/defaults.ts';
+import { loadSchedulerConfig } from '../scheduler/config/loader.ts';
 import { SchedulerConfigError } from '../scheduler/config/config-error.ts';
 import { SimFleet } from '../sim/server/sim-fleet.ts';
 import { SIM_DEFAULTS, fleetOptionsFrom } from '../sim/server/sim-options.ts';
@@ -56,6 +58,7 @@ interface ServeOptions {
   indexBlockSize: number;
   indexCapacity: number;
   tokenizerThreads: number;
+  objectives?: string;
 }
 
 const program = new Command().name('kvedge').description('Cache-aware router for vLLM inference fleets.');
@@ -116,6 +119,10 @@ program
     'tokenizer per served model for precise prefix routing (built-in llama3_1, qwen3, or a directory)',
     [],
   )
+  .option(
+    '--objectives <file>',
+    'InferenceObjectives YAML (name + priority); negative priorities are shed with 429 when saturated',
+  )
   .option('--index-block-size <n>', 'block size of the KV-event index keys', int('--index-block-size', 1), 16)
   .option(
     '--index-capacity <keys>',
@@ -156,6 +163,11 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
       ? namedConfigs[o.policy as keyof typeof namedConfigs]
       : null;
   const tokenizers = parseTokenizers(o.tokenizer);
+  const objectives = o.objectives
+    ? parseInferenceObjectives(await readFile(o.objectives, 'utf8'))
+    : undefined;
+  // Check the scheduler config before starting anything (a local fleet takes seconds to boot).
+  loadSchedulerConfig(schedulerConfig, objectives ? { objectives } : {});
   let sim: SimFleet | null = null;
   let discovery = discoveryFrom(o);
   if (!discovery) {
@@ -192,6 +204,7 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
     indexBlockSize: o.indexBlockSize,
     indexCapacityKeys: o.indexCapacity,
     tokenizerThreads: o.tokenizerThreads,
+    ...(objectives ? { objectives } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   });
   const model = sim ? sim.pods[0]!.models[0] : '<model>';

@@ -14,6 +14,7 @@ import { EdgeServer } from '../edge/server.ts';
 import type { Discovery } from '../fleet/discovery/discovery.ts';
 import { EndpointRegistry } from '../fleet/endpoint-registry.ts';
 import { routerClock } from '../fleet/router-clock.ts';
+import type { InferenceObjective } from '../scheduler/admission/inference-objectives.ts';
 import { loadSchedulerConfig } from '../scheduler/config/loader.ts';
 import { registerFleetMetrics } from './fleet-metrics.ts';
 import { PreciseIndexOwner } from './precise-index-owner.ts';
@@ -50,6 +51,8 @@ export interface RouterOptions {
   readonly indexCapacityKeys?: number;
   /** Tokenization worker threads per acceptor thread. Default 1. */
   readonly tokenizerThreads?: number;
+  /** InferenceObjectives (llm-d): requests whose objective has a negative priority are shed when saturated. */
+  readonly objectives?: readonly InferenceObjective[];
 }
 
 type Serving = { kind: 'main'; server: EdgeServer } | { kind: 'threads'; threads: AcceptorThreads };
@@ -76,78 +79,96 @@ export class Router {
     registry.on('health', (info, healthy) => logger.info({ endpoint: info.id, healthy }, 'endpoint health'));
     registry.on('added', (info) => logger.info({ endpoint: info.id }, 'endpoint added'));
     registry.on('removed', (info) => logger.info({ endpoint: info.id }, 'endpoint removed'));
+    // Undo whatever started if a later step fails (a taken port, a thread that cannot boot).
+    const undo: Array<() => unknown> = [];
     await registry.start();
+    undo.push(() => registry.close());
+    try {
+      const blockSize = options.indexBlockSize ?? 16;
+      const speculativeChannel = `kvedge-speculative-${randomUUID()}`;
+      const indexOwner = precise
+        ? new PreciseIndexOwner({
+            registry,
+            index: { blockSize, capacityKeys: options.indexCapacityKeys ?? 2 ** 21 },
+            speculativeChannel,
+            logger,
+          })
+        : null;
+      if (indexOwner) undo.push(() => indexOwner.close());
+      const threadOptions: RoutingThreadOptions = {
+        fleetBuffer: registry.shared.buffer,
+        schedulerConfig: options.schedulerConfig,
+        channel: `kvedge-routing-${randomUUID()}`,
+        seed: options.seed ?? Date.now() % 2 ** 31,
+        ...(options.objectives ? { objectives: options.objectives } : {}),
+        ...(indexOwner
+          ? {
+              precise: {
+                indexBuffers: indexOwner.buffers,
+                speculativeChannel,
+                tokenizers: options.tokenizers ?? {},
+                blockSize,
+                tokenizerThreads: options.tokenizerThreads ?? 1,
+              },
+            }
+          : {}),
+      };
+      const mainRouting = buildRoutingService(threadOptions, registry.shared, 0);
+      undo.push(() => mainRouting.close());
+      const mainRegistry = new Registry();
+      registerFleetMetrics(mainRegistry, registry.shared, routerClock);
 
-    const blockSize = options.indexBlockSize ?? 16;
-    const speculativeChannel = `kvedge-speculative-${randomUUID()}`;
-    const indexOwner = precise
-      ? new PreciseIndexOwner({
-          registry,
-          index: { blockSize, capacityKeys: options.indexCapacityKeys ?? 2 ** 21 },
-          speculativeChannel,
+      let serving: Serving;
+      let threadMetrics: { metrics(): Promise<string> };
+      if (options.threads <= 1) {
+        const server = await EdgeServer.start({
+          config: options.edge,
+          routing: mainRouting,
           logger,
-        })
-      : null;
-    const threadOptions: RoutingThreadOptions = {
-      fleetBuffer: registry.shared.buffer,
-      schedulerConfig: options.schedulerConfig,
-      channel: `kvedge-routing-${randomUUID()}`,
-      seed: options.seed ?? Date.now() % 2 ** 31,
-      ...(indexOwner
-        ? {
-            precise: {
-              indexBuffers: indexOwner.buffers,
-              speculativeChannel,
-              tokenizers: options.tokenizers ?? {},
-              blockSize,
-              tokenizerThreads: options.tokenizerThreads ?? 1,
-            },
-          }
-        : {}),
-    };
-    const mainRouting = buildRoutingService(threadOptions, registry.shared, 0);
-    const mainRegistry = new Registry();
-    registerFleetMetrics(mainRegistry, registry.shared, routerClock);
+          metrics: new EdgeMetrics(mainRouting.metricsRegistry),
+        });
+        serving = { kind: 'main', server };
+        undo.push(() => server.shutdown(0));
+        threadMetrics = mainRouting.metricsRegistry!;
+      } else {
+        const threads = await AcceptorThreads.start({
+          threads: options.threads,
+          config: options.edge,
+          routingModule: new URL(
+            `./routing-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+            import.meta.url,
+          ).href,
+          routingOptions: threadOptions,
+          logLevel: logger.level,
+        });
+        serving = { kind: 'threads', threads };
+        undo.push(() => threads.stop(0));
+        threadMetrics = threads.metricsSource();
+      }
 
-    let serving: Serving;
-    let threadMetrics: { metrics(): Promise<string> };
-    if (options.threads <= 1) {
-      const server = await EdgeServer.start({
-        config: options.edge,
-        routing: mainRouting,
-        logger,
-        metrics: new EdgeMetrics(mainRouting.metricsRegistry),
-      });
-      serving = { kind: 'main', server };
-      threadMetrics = mainRouting.metricsRegistry!;
-    } else {
-      const threads = await AcceptorThreads.start({
-        threads: options.threads,
-        config: options.edge,
-        routingModule: new URL(
-          `./routing-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-          import.meta.url,
-        ).href,
-        routingOptions: threadOptions,
-        logLevel: logger.level,
-      });
-      serving = { kind: 'threads', threads };
-      threadMetrics = threads.metricsSource();
+      let admin: AdminServer | null = null;
+      if (options.adminPort !== null) {
+        admin = await AdminServer.start({
+          host: options.adminHost ?? '0.0.0.0',
+          port: options.adminPort,
+          routing: mainRouting,
+          metrics: {
+            contentType: mainRegistry.contentType,
+            metrics: async () => `${await threadMetrics.metrics()}\n${await mainRegistry.metrics()}`,
+          },
+        });
+      }
+      return new Router(registry, serving, mainRouting, admin, indexOwner, logger);
+    } catch (err) {
+      for (const step of undo.reverse()) {
+        try {
+          await step();
+        } catch {
+          // Best effort: the original error is what the caller needs.
+        }
+      }
+      throw err;
     }
-
-    let admin: AdminServer | null = null;
-    if (options.adminPort !== null) {
-      admin = await AdminServer.start({
-        host: options.adminHost ?? '0.0.0.0',
-        port: options.adminPort,
-        routing: mainRouting,
-        metrics: {
-          contentType: mainRegistry.contentType,
-          metrics: async () => `${await threadMetrics.metrics()}\n${await mainRegistry.metrics()}`,
-        },
-      });
-    }
-    return new Router(registry, serving, mainRouting, admin, indexOwner, logger);
   }
 
   /** The port clients connect to. */

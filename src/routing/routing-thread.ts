@@ -12,6 +12,7 @@ import { routerClock } from '../fleet/router-clock.ts';
 import { SharedFleetState } from '../fleet/shared-state.ts';
 import type { MemoryBlockIndex } from '../index-store/memory-index.ts';
 import { MemoryBlockIndexReader } from '../index-store/memory-index-reader.ts';
+import type { InferenceObjective } from '../scheduler/admission/inference-objectives.ts';
 import { loadSchedulerConfig, type LoadedSchedulerConfig } from '../scheduler/config/loader.ts';
 import { createRandom } from '../scheduler/prng.ts';
 import { TokenizationPool } from '../workers/tokenization-pool.ts';
@@ -42,6 +43,8 @@ export interface RoutingThreadOptions {
   /** Base seed; each thread adds its index so tie-breaks differ between threads. */
   readonly seed: number;
   readonly precise?: PreciseRoutingOptions;
+  /** InferenceObjectives: objective name → priority (negative = sheddable when saturated). */
+  readonly objectives?: readonly InferenceObjective[];
 }
 
 export type BuiltRoutingService = RoutingService & { close(): Promise<void> };
@@ -74,7 +77,10 @@ export function buildRoutingService(
     ...(view ? { blockIndex: view, speculativeBlockIndex: view } : {}),
   });
   closers.push(() => state.close());
-  const config = loadSchedulerConfig(options.schedulerConfig, { state });
+  const config = loadSchedulerConfig(options.schedulerConfig, {
+    state,
+    ...(options.objectives ? { objectives: options.objectives } : {}),
+  });
   let features: TokenFeatureSource | undefined;
   if (options.precise && usesPreciseIndex(config) && Object.keys(options.precise.tokenizers).length > 0) {
     const pool = new TokenizationPool({

@@ -16,6 +16,7 @@ import type { EndpointSnapshot, FleetView } from '../fleet/types.ts';
 import type { LoadedSchedulerConfig } from '../scheduler/config/loader.ts';
 import type { Random } from '../scheduler/prng.ts';
 import type { Decision, PluginTiming, SchedulingRequest } from '../scheduler/types.ts';
+import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts';
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
@@ -43,7 +44,8 @@ export interface SchedulerRoutingServiceOptions {
 interface Pending {
   readonly schedReq: SchedulingRequest;
   readonly decision: Decision;
-  dispatchedOnce: boolean;
+  /** Endpoints plugins were told about, so a retry is recorded once per new endpoint. */
+  readonly recorded: Set<string>;
 }
 
 export class SchedulerRoutingService implements RoutingService {
@@ -70,10 +72,10 @@ export class SchedulerRoutingService implements RoutingService {
       const failure = decision.failure;
       throw new HttpError(failure?.httpStatus ?? 503, failure?.message ?? 'no endpoint available');
     }
-    this.pending.set(req, { schedReq, decision, dispatchedOnce: false });
+    this.pending.set(req, { schedReq, decision, recorded: new Set() });
     const byId = new Map(view.endpoints.map((e) => [e.info.id, e]));
     const endpoints: UpstreamEndpoint[] = [];
-    for (const id of [decision.endpointId, ...decision.fallbackEndpointIds]) {
+    for (const id of retryOrder(decision)) {
       const e = byId.get(id);
       if (e) endpoints.push({ id, host: e.info.host, port: e.info.port });
     }
@@ -85,10 +87,12 @@ export class SchedulerRoutingService implements RoutingService {
     const ref = this.opts.fleet.refOf(endpointId);
     const tokens = pending ? expectedTokens(req, pending.schedReq.promptTokenEstimate) : 0;
     const acquired = ref ? this.opts.fleet.acquireInflight(ref, tokens) : false;
-    if (pending && !pending.dispatchedOnce) {
-      // Plugins learn about the first dispatch only: a retry goes to a fallback the decision already named.
-      pending.dispatchedOnce = true;
-      this.opts.config.scheduler.recordDispatch(pending.schedReq, pending.decision, this.opts.clock());
+    if (pending && !pending.recorded.has(endpointId)) {
+      // A retry lands the prompt on another endpoint: plugins must learn that it now holds the prefix.
+      pending.recorded.add(endpointId);
+      const decision =
+        endpointId === pending.decision.endpointId ? pending.decision : { ...pending.decision, endpointId };
+      this.opts.config.scheduler.recordDispatch(pending.schedReq, decision, this.opts.clock());
     }
     let released = false;
     return {
@@ -152,7 +156,7 @@ export class SchedulerRoutingService implements RoutingService {
     admission: unknown;
     featuresNote: string | undefined;
   }> {
-    const priority = this.opts.config.objectives.priorityFor(req.headers);
+    const priority = this.priorityOf(req);
     const features = this.opts.features ? await this.opts.features.features(req) : {};
     const schedReq = toSchedulingRequest(req, priority, features);
     const view = this.modelView(req.model);
@@ -179,6 +183,12 @@ export class SchedulerRoutingService implements RoutingService {
     };
   }
 
+  /** Objective → priority; the edge extracts the objective header (its name is edge config). */
+  private priorityOf(req: EdgeRequest): number {
+    if (req.objective === undefined) return this.opts.config.objectives.priorityFor(req.headers);
+    return this.opts.config.objectives.priorityFor({ [OBJECTIVE_HEADER]: req.objective });
+  }
+
   /** The fleet restricted to endpoints serving `model`; 404 when none does. */
   private modelView(model: string): FleetView {
     const view = this.opts.fleet.snapshot(this.opts.clock());
@@ -194,4 +204,18 @@ export class SchedulerRoutingService implements RoutingService {
     }
     return serving.length === view.endpoints.length ? view : { nowMs: view.nowMs, endpoints: serving };
   }
+}
+
+/**
+ * Endpoints to try, best first: the picker's choices, then every other scored candidate of the
+ * primary profile by total score, so a failure before the first byte can be retried even when
+ * the picker names one endpoint (llm-d's default `maxNumOfEndpoints: 1`).
+ */
+function retryOrder(decision: Decision): string[] {
+  const order = [decision.endpointId!, ...decision.fallbackEndpointIds];
+  const primary = decision.trace.profiles.find((p) => p.profile === decision.primaryProfile);
+  for (const c of primary?.candidates ?? []) {
+    if (c.total !== null && !order.includes(c.endpointId)) order.push(c.endpointId);
+  }
+  return order;
 }

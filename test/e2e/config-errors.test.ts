@@ -111,10 +111,8 @@ schedulingProfiles:
     );
   });
 
-  // Routing bug: Router.start does not undo what it started when a later step fails. With the
-  // admin port taken, the edge server it already started keeps listening (and the registry keeps
-  // scraping) although start() rejected and the caller has no handle to stop them.
-  it.fails('[routing bug] leaves nothing listening when the admin port cannot be bound', async () => {
+  // Router.start undoes what it started when a later step fails: the caller has no handle to stop it.
+  it('leaves nothing listening when the admin port cannot be bound', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const adminPort = (blocker.address() as net.AddressInfo).port;
@@ -125,7 +123,7 @@ schedulingProfiles:
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(Error);
-      expect(await listening(port)).toBe(false); // actual: the edge still accepts connections
+      expect(await listening(port)).toBe(false);
     } finally {
       blocker.close();
     }

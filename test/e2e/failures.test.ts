@@ -1,8 +1,8 @@
 /**
  * Failures through the real router and real pods:
  * - a pod that fails before the first byte (503 fault, crash) → the request is retried on another
- *   pod and the client sees a success (with a picker configured to return fallbacks; the default
- *   config returns none — see the `[routing bug]` tests);
+ *   pod and the client sees a success, both with a picker that returns fallbacks and with the
+ *   default config (whose picker names one endpoint: the router adds the other scored candidates);
  * - a pod that stalls or crashes mid-stream → the client gets a clean error event (the openai
  *   client raises APIError), and the router keeps serving;
  * - a crashed pod is marked unhealthy once its scrapes fail and healthy again after a restart;
@@ -132,11 +132,8 @@ describe('failures before the first byte are retried on another pod', () => {
     expect(metricSum(metrics, 'kvedge_retries_total')).toBe(1);
   });
 
-  // Routing bug: after a retry the approximate prefix index still credits the prompt to the pod
-  // that failed (SchedulerRoutingService.dispatched records the first dispatch only), although the
-  // pod that answered now holds it. Follow-ups keep going to the failing pod first and pay a
-  // failed attempt each, and the pod with the warm cache is never preferred.
-  it.fails('[routing bug] after a retry, the prefix is credited to the pod that served it', async () => {
+  // The pod that answered after a retry now holds the prompt's KV: follow-ups must be able to prefer it.
+  it('after a retry, the prefix is credited to the pod that served it', async () => {
     const stack = await stackWith({ schedulerConfig: WITH_FALLBACK_YAML });
     const body = pinned('retry-credit');
     const pinnedPod = await prime(stack, body);
@@ -150,31 +147,27 @@ describe('failures before the first byte are retried on another pod', () => {
     const summary = (
       explained.body as { trace: { producers: { summary: { matchedBlocks: Record<string, number> } }[] } }
     ).trace.producers[0]!.summary;
-    expect(summary.matchedBlocks[servedBy] ?? 0).toBeGreaterThan(0); // actual: only the failed pod matches
+    expect(summary.matchedBlocks[servedBy] ?? 0).toBeGreaterThan(0);
   });
 
-  // Routing bug: under the default config the decision names one endpoint (max-score-picker's
-  // maxNumOfEndpoints defaults to 1), so the edge has no retry candidate and relays the failure.
-  // Remove `.fails` once SchedulerRoutingService supplies fallbacks.
-  it.fails(
-    '[routing bug] default config: a 503 before the first byte is retried on another pod',
-    async () => {
-      const stack = await stackWith();
-      const body = pinned('default-503');
-      const pinnedPod = await prime(stack, body);
-      stack.pod(pinnedPod).faultState.update({ errorRate: 1, errorStatus: 503 });
-      const r = await postJson(`${stack.baseUrl}/v1/chat/completions`, body);
-      expect(r.status).toBe(200); // actual: 503 "Injected fault: 503" relayed from the pinned pod
-    },
-  );
+  // Under the default config max-score-picker names one endpoint (maxNumOfEndpoints 1); the router
+  // still retries on the next-best scored candidate.
+  it('default config: a 503 before the first byte is retried on another pod', async () => {
+    const stack = await stackWith();
+    const body = pinned('default-503');
+    const pinnedPod = await prime(stack, body);
+    stack.pod(pinnedPod).faultState.update({ errorRate: 1, errorStatus: 503 });
+    const r = await postJson(`${stack.baseUrl}/v1/chat/completions`, body);
+    expect(r.status).toBe(200);
+  });
 
-  it.fails('[routing bug] default config: a crashed pod is retried on another pod', async () => {
+  it('default config: a crashed pod is retried on another pod', async () => {
     const stack = await stackWith({ scrapeIntervalMs: 60_000 });
     const body = pinned('default-crash');
     const pinnedPod = await prime(stack, body);
     await stack.pod(pinnedPod).crash();
     const r = await postJson(`${stack.baseUrl}/v1/chat/completions`, body);
-    expect(r.status).toBe(200); // actual: 502 "Upstream … failed"
+    expect(r.status).toBe(200);
   });
 });
 

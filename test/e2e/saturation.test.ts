@@ -3,12 +3,7 @@
  * utilization threshold (long requests sent to each pod directly) make the pool saturated. A
  * request whose InferenceObjective has a negative priority must then be shed with 429, while a
  * normal request is still admitted and answered.
- *
- * Routing gap: `Router.start` has no way to configure InferenceObjectives (the loader accepts
- * `objectives`, but RouterOptions does not carry them and routing-thread.ts never passes any), so
- * every objective resolves to priority 0 and nothing is ever shed. The shedding test is marked
- * `.fails` and passes the objectives the way the router would most naturally take them
- * (`RouterOptions.objectives`, as `LoadOptions.objectives`); remove `.fails` once that exists.
+ * Objectives are configured through `RouterOptions.objectives` (`kvedge serve --objectives`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InferenceObjective } from '../../src/scheduler/admission/inference-objectives.ts';
@@ -19,7 +14,6 @@ import {
   postJson,
   startStack,
   waitFor,
-  type RouterStartOptions,
   type Stack,
 } from './support/stack.ts';
 
@@ -35,7 +29,7 @@ beforeAll(async () => {
   stack = await startStack(
     // 84 blocks of 16 tokens per pod; a ~1,110-token prompt holds 70 of them (0.83).
     { pods: 2, speed: 0.15, numGpuBlocks: 84, maxModelLen: 1344 },
-    { objectives: OBJECTIVES } as RouterStartOptions,
+    { objectives: OBJECTIVES },
   );
   // Saturate every pod directly (not through the router): one long request each.
   for (const [i, pod] of stack.pods.entries()) {
@@ -80,11 +74,10 @@ describe('admission while the pool is saturated', () => {
     for (const e of fleet.endpoints) expect(e.metrics!.kvCacheUsagePercent).toBeGreaterThan(0.8);
   });
 
-  it.fails('[routing gap] sheds a request whose objective has a negative priority with 429', async () => {
+  it('sheds a request whose objective has a negative priority with 429', async () => {
     const r = await postJson(`${stack.baseUrl}/v1/chat/completions`, shortChat, {
       'x-llm-d-inference-objective': 'batch',
     });
-    // actual: 200 — the router has no objectives, so `batch` has priority 0 and is admitted.
     expect(r.status).toBe(429);
     expect(r.body).toMatchObject({ error: { type: 'RateLimitError', code: 429 } });
   });
