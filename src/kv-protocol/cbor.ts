@@ -10,6 +10,7 @@
  * This runs once per 16-token block on the request path, so {@link CborWriter} appends into one
  * reusable buffer and the typed `write*` methods allocate nothing per item.
  */
+import { GrowableBuffer } from './growable-buffer.ts';
 
 /** A value the encoder accepts. Arrays encode as CBOR arrays (Python tuples and lists alike). */
 export type CborValue =
@@ -39,42 +40,29 @@ const U64_MAX = (1n << 64n) - 1n;
  * Call {@link reset} before each top-level value; {@link bytes} returns a view that stays valid
  * until the next write or reset.
  */
-export class CborWriter {
-  #buf: Buffer;
-  #pos = 0;
-
+export class CborWriter extends GrowableBuffer {
   constructor(initialCapacity = 512) {
-    this.#buf = Buffer.allocUnsafe(Math.max(16, initialCapacity));
-  }
-
-  /** Discards everything written so far, keeping the buffer. */
-  reset(): void {
-    this.#pos = 0;
-  }
-
-  /** Number of bytes written since the last reset. */
-  get length(): number {
-    return this.#pos;
+    super(initialCapacity, 16);
   }
 
   /** The bytes written since the last reset (a view into the internal buffer, not a copy). */
   bytes(): Uint8Array {
-    return this.#buf.subarray(0, this.#pos);
+    return this.buf.subarray(0, this.pos);
   }
 
   /** A copy of the bytes written since the last reset. */
   toBytes(): Uint8Array {
-    return new Uint8Array(this.#buf.subarray(0, this.#pos));
+    return new Uint8Array(this.buf.subarray(0, this.pos));
   }
 
   writeNull(): void {
-    this.#ensure(1);
-    this.#buf[this.#pos++] = 0xf6;
+    this.ensure(1);
+    this.buf[this.pos++] = 0xf6;
   }
 
   writeBoolean(value: boolean): void {
-    this.#ensure(1);
-    this.#buf[this.#pos++] = value ? 0xf5 : 0xf4;
+    this.ensure(1);
+    this.buf[this.pos++] = value ? 0xf5 : 0xf4;
   }
 
   /** Writes a safe integer as major type 0 (>= 0) or 1 (< 0). */
@@ -101,30 +89,30 @@ export class CborWriter {
   /** Writes a byte string (major type 2). */
   writeBytes(value: Uint8Array): void {
     this.#head(MAJOR_BYTES, value.length);
-    this.#ensure(value.length);
-    this.#buf.set(value, this.#pos);
-    this.#pos += value.length;
+    this.ensure(value.length);
+    this.buf.set(value, this.pos);
+    this.pos += value.length;
   }
 
   /** Writes a UTF-8 text string (major type 3). */
   writeText(value: string): void {
-    const start = this.#pos;
+    const start = this.pos;
     const n = value.length;
     // Fast path: assume ASCII (length in bytes == length in UTF-16 units), rewind if not.
     this.#head(MAJOR_TEXT, n);
-    this.#ensure(n);
-    const buf = this.#buf;
-    let pos = this.#pos;
+    this.ensure(n);
+    const buf = this.buf;
+    let pos = this.pos;
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
       if (c >= 0x80) {
-        this.#pos = start;
+        this.pos = start;
         this.#writeUtf8Text(value);
         return;
       }
       buf[pos++] = c;
     }
-    this.#pos = pos;
+    this.pos = pos;
   }
 
   /** Writes the head of a definite-length array; the caller writes `length` items next. */
@@ -188,9 +176,9 @@ export class CborWriter {
     }
     this.writeMapHeader(encoded.length);
     for (const { key, value } of encoded) {
-      this.#ensure(key.length);
-      this.#buf.set(key, this.#pos);
-      this.#pos += key.length;
+      this.ensure(key.length);
+      this.buf.set(key, this.pos);
+      this.pos += key.length;
       this.writeValue(value);
     }
   }
@@ -198,32 +186,32 @@ export class CborWriter {
   #writeUtf8Text(value: string): void {
     const byteLength = Buffer.byteLength(value, 'utf8');
     this.#head(MAJOR_TEXT, byteLength);
-    this.#ensure(byteLength);
-    this.#pos += this.#buf.write(value, this.#pos, byteLength, 'utf8');
+    this.ensure(byteLength);
+    this.pos += this.buf.write(value, this.pos, byteLength, 'utf8');
   }
 
   #head(major: number, arg: number): void {
-    this.#ensure(9);
-    const buf = this.#buf;
+    this.ensure(9);
+    const buf = this.buf;
     const m = major << 5;
     if (arg < 24) {
-      buf[this.#pos++] = m | arg;
+      buf[this.pos++] = m | arg;
     } else if (arg < 0x100) {
-      buf[this.#pos++] = m | 24;
-      buf[this.#pos++] = arg;
+      buf[this.pos++] = m | 24;
+      buf[this.pos++] = arg;
     } else if (arg < 0x10000) {
-      buf[this.#pos++] = m | 25;
-      buf.writeUInt16BE(arg, this.#pos);
-      this.#pos += 2;
+      buf[this.pos++] = m | 25;
+      buf.writeUInt16BE(arg, this.pos);
+      this.pos += 2;
     } else if (arg < TWO_POW_32) {
-      buf[this.#pos++] = m | 26;
-      buf.writeUInt32BE(arg, this.#pos);
-      this.#pos += 4;
+      buf[this.pos++] = m | 26;
+      buf.writeUInt32BE(arg, this.pos);
+      this.pos += 4;
     } else {
-      buf[this.#pos++] = m | 27;
-      buf.writeUInt32BE(Math.floor(arg / TWO_POW_32), this.#pos);
-      buf.writeUInt32BE(arg >>> 0, this.#pos + 4);
-      this.#pos += 8;
+      buf[this.pos++] = m | 27;
+      buf.writeUInt32BE(Math.floor(arg / TWO_POW_32), this.pos);
+      buf.writeUInt32BE(arg >>> 0, this.pos + 4);
+      this.pos += 8;
     }
   }
 
@@ -232,20 +220,10 @@ export class CborWriter {
       this.#head(major, Number(arg));
       return;
     }
-    this.#ensure(9);
-    this.#buf[this.#pos++] = (major << 5) | 27;
-    this.#buf.writeBigUInt64BE(arg, this.#pos);
-    this.#pos += 8;
-  }
-
-  #ensure(extra: number): void {
-    const needed = this.#pos + extra;
-    if (needed <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < needed) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.#buf.copy(next, 0, 0, this.#pos);
-    this.#buf = next;
+    this.ensure(9);
+    this.buf[this.pos++] = (major << 5) | 27;
+    this.buf.writeBigUInt64BE(arg, this.pos);
+    this.pos += 8;
   }
 }
 

@@ -16,6 +16,7 @@
  *   strings of those kinds become BINGET; any other repeated string is assumed to be a distinct
  *   object (true for names and identifiers built at runtime).
  */
+import { GrowableBuffer } from './growable-buffer.ts';
 import type { BlockExtraKeys } from './events.ts';
 
 /** Values the pickler accepts. Arrays pickle as tuples. */
@@ -49,9 +50,7 @@ const FRAME_SIZE_TARGET = 64 * 1024;
  * A reusable pickler. Each `dump*` call returns a view into the internal buffer that stays valid
  * until the next call; copy it if you keep it.
  */
-export class VllmPickler {
-  #buf: Buffer;
-  #pos = 0;
+export class VllmPickler extends GrowableBuffer {
   /** Offset of the open frame's header, or -1 when no frame is open. */
   #frameStart = -1;
   #memoSize = 0;
@@ -59,7 +58,7 @@ export class VllmPickler {
   readonly #singletons = new Map<string, number>();
 
   constructor(initialCapacity = 512) {
-    this.#buf = Buffer.allocUnsafe(Math.max(64, initialCapacity));
+    super(initialCapacity, 64);
   }
 
   /** `pickle.dumps(value, 5)` for the {@link PickleValue} subset. */
@@ -86,55 +85,55 @@ export class VllmPickler {
     this.#boundary();
     this.#saveIntTuple(tokens, start, end);
     this.#save(extraKeys as PickleValue);
-    this.#ensure(2);
-    this.#buf[this.#pos++] = TUPLE1 + 2;
-    this.#buf[this.#pos++] = MEMOIZE;
+    this.ensure(2);
+    this.buf[this.pos++] = TUPLE1 + 2;
+    this.buf[this.pos++] = MEMOIZE;
     this.#memoSize++;
     return this.#end();
   }
 
   #begin(): void {
-    this.#pos = 0;
+    this.pos = 0;
     this.#memoSize = 0;
     this.#singletons.clear();
-    this.#ensure(2);
-    this.#buf[this.#pos++] = PROTO;
-    this.#buf[this.#pos++] = 5;
+    this.ensure(2);
+    this.buf[this.pos++] = PROTO;
+    this.buf[this.pos++] = 5;
     this.#openFrame();
   }
 
   #end(): Uint8Array {
-    this.#ensure(1);
-    this.#buf[this.#pos++] = STOP;
+    this.ensure(1);
+    this.buf[this.pos++] = STOP;
     this.#commitFrame();
-    return this.#buf.subarray(0, this.#pos);
+    return this.buf.subarray(0, this.pos);
   }
 
   #openFrame(): void {
-    this.#ensure(FRAME_HEADER_SIZE);
-    this.#frameStart = this.#pos;
-    this.#pos += FRAME_HEADER_SIZE;
+    this.ensure(FRAME_HEADER_SIZE);
+    this.#frameStart = this.pos;
+    this.pos += FRAME_HEADER_SIZE;
   }
 
   #commitFrame(): void {
     const start = this.#frameStart;
     if (start < 0) return;
-    const frameLength = this.#pos - start - FRAME_HEADER_SIZE;
+    const frameLength = this.pos - start - FRAME_HEADER_SIZE;
     if (frameLength >= FRAME_SIZE_MIN) {
-      this.#buf[start] = FRAME;
-      this.#buf.writeUInt32LE(frameLength, start + 1);
-      this.#buf.writeUInt32LE(0, start + 5);
+      this.buf[start] = FRAME;
+      this.buf.writeUInt32LE(frameLength, start + 1);
+      this.buf.writeUInt32LE(0, start + 5);
     } else {
       // CPython drops the header of a tiny frame and shifts its bytes back.
-      this.#buf.copy(this.#buf, start, start + FRAME_HEADER_SIZE, this.#pos);
-      this.#pos -= FRAME_HEADER_SIZE;
+      this.buf.copy(this.buf, start, start + FRAME_HEADER_SIZE, this.pos);
+      this.pos -= FRAME_HEADER_SIZE;
     }
     this.#frameStart = -1;
   }
 
   /** CPython checks the frame size at the start of every `save()`. */
   #boundary(): void {
-    if (this.#frameStart >= 0 && this.#pos - this.#frameStart - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET) {
+    if (this.#frameStart >= 0 && this.pos - this.#frameStart - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET) {
       this.#commitFrame();
       this.#openFrame();
     }
@@ -143,8 +142,8 @@ export class VllmPickler {
   #save(value: PickleValue): void {
     this.#boundary();
     if (value === null) {
-      this.#ensure(1);
-      this.#buf[this.#pos++] = NONE;
+      this.ensure(1);
+      this.buf[this.pos++] = NONE;
     } else if (typeof value === 'number') {
       this.#saveInt(value);
     } else if (typeof value === 'bigint') {
@@ -163,22 +162,22 @@ export class VllmPickler {
   #saveTuple(items: readonly PickleValue[]): void {
     const n = items.length;
     if (n === 0) {
-      this.#ensure(1);
-      this.#buf[this.#pos++] = EMPTY_TUPLE;
+      this.ensure(1);
+      this.buf[this.pos++] = EMPTY_TUPLE;
       return;
     }
     if (n <= 3) {
       for (const item of items) this.#save(item);
-      this.#ensure(2);
-      this.#buf[this.#pos++] = TUPLE1 + n - 1;
+      this.ensure(2);
+      this.buf[this.pos++] = TUPLE1 + n - 1;
     } else {
-      this.#ensure(1);
-      this.#buf[this.#pos++] = MARK;
+      this.ensure(1);
+      this.buf[this.pos++] = MARK;
       for (const item of items) this.#save(item);
-      this.#ensure(2);
-      this.#buf[this.#pos++] = TUPLE;
+      this.ensure(2);
+      this.buf[this.pos++] = TUPLE;
     }
-    this.#buf[this.#pos++] = MEMOIZE;
+    this.buf[this.pos++] = MEMOIZE;
     this.#memoSize++;
   }
 
@@ -186,21 +185,21 @@ export class VllmPickler {
   #saveIntTuple(tokens: ArrayLike<number>, start: number, end: number): void {
     const n = end - start;
     if (n === 0) {
-      this.#ensure(1);
-      this.#buf[this.#pos++] = EMPTY_TUPLE;
+      this.ensure(1);
+      this.buf[this.pos++] = EMPTY_TUPLE;
       return;
     }
     if (n > 3) {
-      this.#ensure(1);
-      this.#buf[this.#pos++] = MARK;
+      this.ensure(1);
+      this.buf[this.pos++] = MARK;
     }
     for (let i = start; i < end; i++) {
       this.#boundary();
       this.#saveInt(tokens[i]!);
     }
-    this.#ensure(2);
-    this.#buf[this.#pos++] = n > 3 ? TUPLE : TUPLE1 + n - 1;
-    this.#buf[this.#pos++] = MEMOIZE;
+    this.ensure(2);
+    this.buf[this.pos++] = n > 3 ? TUPLE : TUPLE1 + n - 1;
+    this.buf[this.pos++] = MEMOIZE;
     this.#memoSize++;
   }
 
@@ -208,19 +207,19 @@ export class VllmPickler {
     if (!Number.isSafeInteger(value)) {
       throw new RangeError(`pickle: ${value} is not a safe integer (floats are not supported)`);
     }
-    this.#ensure(5);
-    const buf = this.#buf;
+    this.ensure(5);
+    const buf = this.buf;
     if (value >= 0 && value < 0x100) {
-      buf[this.#pos++] = BININT1;
-      buf[this.#pos++] = value;
+      buf[this.pos++] = BININT1;
+      buf[this.pos++] = value;
     } else if (value >= 0 && value < 0x10000) {
-      buf[this.#pos++] = BININT2;
-      buf.writeUInt16LE(value, this.#pos);
-      this.#pos += 2;
+      buf[this.pos++] = BININT2;
+      buf.writeUInt16LE(value, this.pos);
+      this.pos += 2;
     } else if (value >= -0x8000_0000 && value < 0x8000_0000) {
-      buf[this.#pos++] = BININT;
-      buf.writeInt32LE(value, this.#pos);
-      this.#pos += 4;
+      buf[this.pos++] = BININT;
+      buf.writeInt32LE(value, this.pos);
+      this.pos += 4;
     } else {
       this.#saveLong(BigInt(value));
     }
@@ -242,20 +241,20 @@ export class VllmPickler {
     if (value < 0n && nbytes > 1 && bytes[nbytes - 1] === 0xff && (bytes[nbytes - 2]! & 0x80) !== 0) {
       nbytes--;
     }
-    this.#ensure(2 + nbytes);
-    this.#buf[this.#pos++] = LONG1;
-    this.#buf[this.#pos++] = nbytes;
-    for (let i = 0; i < nbytes; i++) this.#buf[this.#pos++] = bytes[i]!;
+    this.ensure(2 + nbytes);
+    this.buf[this.pos++] = LONG1;
+    this.buf[this.pos++] = nbytes;
+    for (let i = 0; i < nbytes; i++) this.buf[this.pos++] = bytes[i]!;
   }
 
   #saveBytes(value: Uint8Array): void {
     const n = value.length;
     if (n < 0x100) {
-      this.#ensure(2 + n + 1);
-      this.#buf[this.#pos++] = SHORT_BINBYTES;
-      this.#buf[this.#pos++] = n;
-      this.#buf.set(value, this.#pos);
-      this.#pos += n;
+      this.ensure(2 + n + 1);
+      this.buf[this.pos++] = SHORT_BINBYTES;
+      this.buf[this.pos++] = n;
+      this.buf.set(value, this.pos);
+      this.pos += n;
     } else {
       this.#writeSized(BINBYTES, value);
     }
@@ -274,11 +273,11 @@ export class VllmPickler {
     }
     const utf8 = Buffer.from(value, 'utf8');
     if (utf8.length < 0x100) {
-      this.#ensure(2 + utf8.length + 1);
-      this.#buf[this.#pos++] = SHORT_BINUNICODE;
-      this.#buf[this.#pos++] = utf8.length;
-      this.#buf.set(utf8, this.#pos);
-      this.#pos += utf8.length;
+      this.ensure(2 + utf8.length + 1);
+      this.buf[this.pos++] = SHORT_BINUNICODE;
+      this.buf[this.pos++] = utf8.length;
+      this.buf.set(utf8, this.pos);
+      this.pos += utf8.length;
     } else {
       this.#writeSized(BINUNICODE, utf8);
     }
@@ -290,41 +289,31 @@ export class VllmPickler {
     if (payload.length > 0xffff_ffff) throw new RangeError('pickle: payload too large');
     const bypass = payload.length >= FRAME_SIZE_TARGET;
     if (bypass) this.#commitFrame();
-    this.#ensure(5 + payload.length + FRAME_HEADER_SIZE + 1);
-    this.#buf[this.#pos++] = opcode;
-    this.#buf.writeUInt32LE(payload.length, this.#pos);
-    this.#pos += 4;
-    this.#buf.set(payload, this.#pos);
-    this.#pos += payload.length;
+    this.ensure(5 + payload.length + FRAME_HEADER_SIZE + 1);
+    this.buf[this.pos++] = opcode;
+    this.buf.writeUInt32LE(payload.length, this.pos);
+    this.pos += 4;
+    this.buf.set(payload, this.pos);
+    this.pos += payload.length;
     if (bypass) this.#openFrame();
   }
 
   #memoize(): void {
-    this.#ensure(1);
-    this.#buf[this.#pos++] = MEMOIZE;
+    this.ensure(1);
+    this.buf[this.pos++] = MEMOIZE;
     this.#memoSize++;
   }
 
   #binget(index: number): void {
-    this.#ensure(5);
+    this.ensure(5);
     if (index < 0x100) {
-      this.#buf[this.#pos++] = BINGET;
-      this.#buf[this.#pos++] = index;
+      this.buf[this.pos++] = BINGET;
+      this.buf[this.pos++] = index;
     } else {
-      this.#buf[this.#pos++] = LONG_BINGET;
-      this.#buf.writeUInt32LE(index, this.#pos);
-      this.#pos += 4;
+      this.buf[this.pos++] = LONG_BINGET;
+      this.buf.writeUInt32LE(index, this.pos);
+      this.pos += 4;
     }
-  }
-
-  #ensure(extra: number): void {
-    const needed = this.#pos + extra;
-    if (needed <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < needed) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.#buf.copy(next, 0, 0, this.#pos);
-    this.#buf = next;
   }
 }
 
