@@ -1,0 +1,137 @@
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterState } from '../../src/cluster/cluster-state.ts';
+import { PrefixHistoryMirror } from '../../src/cluster/prefix-history-mirror.ts';
+import { InMemoryPrefixIndexStore } from '../../src/scheduler/producers/in-memory-prefix-index-store.ts';
+import { RedisProcess, waitFor } from './support/redis-process.ts';
+import { startReplica, startReplicas, testConfig } from './support/replicas.ts';
+
+const EP1 = '10.0.0.1:8000';
+const EP2 = '10.0.0.2:8000';
+const STORE = { ttlMs: 60_000, sweepIntervalMs: 1000 };
+
+let redis: RedisProcess;
+const running: ClusterState[] = [];
+
+beforeAll(async () => {
+  redis = await RedisProcess.start();
+});
+
+afterAll(async () => {
+  await redis.stop();
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((replica) => replica.close()));
+});
+
+async function replicas(count: number, config = testConfig()): Promise<ClusterState[]> {
+  const list = await startReplicas(count, { ...config, url: redis.url });
+  running.push(...list);
+  return list;
+}
+
+const hashes = (from: number, n: number): bigint[] =>
+  Array.from({ length: n }, (_, i) => BigInt.asUintN(64, BigInt(from + i) * 0x9e3779b97f4a7c15n));
+
+describe('shared session pins', () => {
+  it('finds a session pinned through one replica through the others, and in a replica started later', async () => {
+    const config = testConfig();
+    const [a, b] = await replicas(2, config);
+    const pinsA = a!.schedulerState().sessionAffinity('session-affinity', STORE);
+    const pinsB = b!.schedulerState().sessionAffinity('session-affinity', STORE);
+    const now = performance.timeOrigin + performance.now();
+    pinsA.bind('conv-1', EP1, now);
+    pinsB.bind('conv-2', EP2, now);
+    await waitFor(() => pinsB.get('conv-1', now) === EP1 && pinsA.get('conv-2', now) === EP2, 2000);
+
+    // Re-pinned elsewhere through B: A follows; an older write does not win.
+    pinsB.bind('conv-1', EP2, now + 10);
+    await waitFor(() => pinsA.get('conv-1', now + 10) === EP2, 2000);
+    expect(pinsA.get('conv-1', now + STORE.ttlMs + 11)).toBeUndefined();
+
+    const c = await startReplica({ ...config, url: redis.url }, 'c');
+    running.push(c);
+    const pinsC = c.sessionAffinityStore('session-affinity', STORE);
+    await waitFor(() => pinsC.get('conv-1', now + 10) === EP2 && pinsC.get('conv-2', now) === EP2, 2000);
+    // Another plugin instance is another namespace.
+    expect(c.sessionAffinityStore('other', STORE).get('conv-1', now)).toBeUndefined();
+  });
+});
+
+describe('shared approximate-prefix history', () => {
+  it('shares what each replica sent where, with LRU capacity and endpoint removal', async () => {
+    const config = testConfig();
+    const [a, b] = await replicas(2, config);
+    const histA = a!.schedulerState().prefixIndex('approx');
+    const histB = b!.schedulerState().prefixIndex('approx');
+    const prompt = hashes(1, 40);
+    histA.add(EP1, prompt, 100);
+    histB.add(EP2, prompt.slice(0, 10), 100);
+    await waitFor(
+      () => histB.longestPrefix(prompt).get(EP1) === 40 && histA.longestPrefix(prompt).get(EP2) === 10,
+      2000,
+    );
+    expect(histB.longestPrefix(prompt)).toEqual(
+      new Map([
+        [EP1, 40],
+        [EP2, 10],
+      ]),
+    );
+
+    // A full LRU evicts the oldest prompt's tail first, identically everywhere.
+    histA.add(EP1, hashes(1000, 70), 100);
+    await waitFor(() => histB.blockCount(EP1) === 100, 2000);
+    expect(histB.longestPrefix(prompt).get(EP1)).toBe(30);
+    expect(histA.longestPrefix(prompt).get(EP1)).toBe(30);
+
+    const c = await startReplica({ ...config, url: redis.url }, 'c');
+    running.push(c);
+    const histC = c.prefixIndexStore('approx');
+    await waitFor(() => histC.blockCount(EP1) === 100, 2000);
+    expect(histC.longestPrefix(prompt)).toEqual(
+      new Map([
+        [EP1, 30],
+        [EP2, 10],
+      ]),
+    );
+    expect(histC.longestPrefix(hashes(1000, 70)).get(EP1)).toBe(70);
+
+    histB.removeEndpoint(EP1);
+    await waitFor(() => histA.blockCount(EP1) === 0 && histC.blockCount(EP1) === 0, 2000);
+    expect(histA.endpointIds()).toEqual([EP2]);
+  });
+
+  it('keeps the local copy equivalent to the in-memory store', () => {
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('add' as const),
+        endpoint: fc.constantFrom('e1', 'e2', 'e3'),
+        start: fc.integer({ min: 0, max: 20 }),
+        length: fc.integer({ min: 0, max: 12 }),
+        capacity: fc.integer({ min: 1, max: 16 }),
+      }),
+      fc.record({ kind: fc.constant('remove' as const), endpoint: fc.constantFrom('e1', 'e2', 'e3') }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), fc.integer({ min: 0, max: 20 }), (ops, probe) => {
+        const mirror = new PrefixHistoryMirror();
+        const reference = new InMemoryPrefixIndexStore();
+        for (const o of ops) {
+          if (o.kind === 'add') {
+            const list = Array.from({ length: o.length }, (_, i) => BigInt(o.start + i));
+            mirror.add(o.endpoint, list, o.capacity);
+            reference.add(o.endpoint, list, o.capacity);
+          } else {
+            mirror.removeEndpoint(o.endpoint);
+            reference.removeEndpoint(o.endpoint);
+          }
+        }
+        const query = Array.from({ length: 25 - probe }, (_, i) => BigInt(probe + i));
+        expect(mirror.longestPrefix(query)).toEqual(reference.longestPrefix(query));
+        expect(mirror.endpointIds().sort()).toEqual(reference.endpointIds().sort());
+        for (const id of ['e1', 'e2', 'e3']) expect(mirror.blockCount(id)).toBe(reference.blockCount(id));
+      }),
+    );
+  });
+});
