@@ -9,6 +9,7 @@ import { encodeFilterPlugin } from '../filters/encode-filter.ts';
 import { byLabelSelectorFilterPlugin, labelSelectorFilterPlugin } from '../filters/label-selector-filter.ts';
 import { prefillFilterPlugin } from '../filters/prefill-filter.ts';
 import { sessionAffinityFilterPlugin } from '../filters/session-affinity-filter.ts';
+import { kvedgePickerPlugin } from '../kvedge/kvedge-picker.ts';
 import { maxScorePickerPlugin } from '../pickers/max-score-picker.ts';
 import { randomPickerPlugin } from '../pickers/random-picker.ts';
 import { roundRobinPickerPlugin } from '../pickers/round-robin-picker.ts';
@@ -61,6 +62,7 @@ export function createBuiltinRegistry(): PluginRegistry {
     .register(randomPickerPlugin)
     .register(weightedRandomPickerPlugin)
     .register(roundRobinPickerPlugin)
+    .register(kvedgePickerPlugin)
     // producers
     .register(approxPrefixCacheProducerPlugin)
     .register(precisePrefixCacheProducerPlugin)

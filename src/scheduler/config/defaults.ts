@@ -88,6 +88,34 @@ schedulingProfiles:
   - {pluginRef: max-score-picker}
 `;
 
+/**
+ * kvedge's own policy (docs/scheduling.md): `kvedge-picker` ranks endpoints by predicted TTFT in
+ * seconds. Prefix information comes from the KV-event index (precise producer, with speculative
+ * inserts so siblings of a just-routed prompt see it before the events land) when the router runs
+ * one and the request has block keys, else from the approximate producer. The precise block size
+ * must match vLLM `--block-size` (and the router's `--index-block-size`), as in llm-d's guide.
+ */
+export const KVEDGE_CONFIG_YAML = `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: decode-filter
+- type: precise-prefix-cache-producer
+  parameters:
+    tokenProcessorConfig: {blockSizeTokens: 64, hashSeed: "42"}
+    speculativeIndexing: true
+    speculativeTTL: 2s
+- type: approx-prefix-cache-producer
+- type: kvedge-picker
+- type: single-profile-handler
+- type: metrics-data-source
+- type: core-metrics-extractor
+schedulingProfiles:
+- name: default
+  plugins:
+  - {pluginRef: decode-filter}
+  - {pluginRef: kvedge-picker}
+`;
+
 /** Named configs selectable by the router and the benchmark. */
 export const namedConfigs = {
   'llm-d-well-lit': DEFAULT_CONFIG_YAML,
@@ -95,6 +123,7 @@ export const namedConfigs = {
   'round-robin': ROUND_ROBIN_CONFIG_YAML,
   random: RANDOM_CONFIG_YAML,
   'least-load': LEAST_LOAD_CONFIG_YAML,
+  kvedge: KVEDGE_CONFIG_YAML,
 } as const satisfies Readonly<Record<string, string>>;
 
 export type NamedConfig = keyof typeof namedConfigs;

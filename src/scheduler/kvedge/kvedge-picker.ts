@@ -1,0 +1,328 @@
+/**
+ * `kvedge-picker`: kvedge's own scheduling policy, as one whole-profile picker. It ignores the
+ * profile's [0, 1] scores and ranks the candidates the filters left by one cost in seconds
+ * (ttft-model.ts): the predicted time to first token on that pod — backlog the router itself
+ * sent there, uncached prefill at the pod's learned rate, steps slowed by its running decodes —
+ * plus the price of the prefill capacity it consumes and a KV-pressure barrier.
+ *
+ * Then, among the candidates within a small window of the cheapest, the one holding the most of
+ * the prompt wins: affinity is kept while it costs (almost) nothing, and given up exactly when the
+ * holder's queue costs more than recomputing elsewhere, which replicates a hot prefix instead of
+ * piling onto its holder. Cold requests (nobody holds anything) go wherever they finish first,
+ * which is also where they delay the least cached work.
+ *
+ * State, changed only in the hooks: the dispatch-time ledger (pod-ledger.ts), per-pod prefill rates
+ * learned from observed TTFTs (rate-learner.ts), and recent errors per pod (a pod that just failed
+ * requests is skipped until its next fresh metrics scrape, so a crashed pod stops receiving traffic
+ * before three failed scrapes mark it unhealthy).
+ */
+import type { EndpointSnapshot } from '../../fleet/types.ts';
+import type { FirstTokenAware, FirstTokenEvent } from '../peers/first-token-hook.ts';
+import { definePlugin } from '../plugin-definition.ts';
+import { PRECISE_PREFIX_CACHE_PRODUCER_TYPE } from '../producers/precise-prefix-cache-producer.ts';
+import type {
+  DispatchEvent,
+  Picker,
+  ResponseCompleteEvent,
+  ScoredEndpoint,
+  SchedulingCycle,
+} from '../types.ts';
+import { kvedgePickerParameters, type KvedgePickerParameters } from './parameters.ts';
+import { type BaseLoad, baseLoad, type LoadOptions } from './pod-load.ts';
+import { type FirstTokenObservation, PodLedger } from './pod-ledger.ts';
+import { matchedBlocks, prefixSource } from './prefix-source.ts';
+import { type PrefillRates, RateLearner } from './rate-learner.ts';
+import { cachedTokensOf, type CostConstants, predictTtft, type TtftPrediction } from './ttft-model.ts';
+
+export const KVEDGE_PICKER_TYPE = 'kvedge-picker';
+
+/**
+ * Outcome fields the router measures at the end of a response (`DispatchOutcome` in
+ * src/edge/routing-service.ts). `ResponseCompleteEvent` does not carry them yet; when the router
+ * passes them through, the picker learns from them (docs/scheduling.md, "Hooks").
+ */
+export interface ResponseOutcomeDetails {
+  readonly ttftMs?: number;
+  readonly promptTokens?: number;
+  readonly cachedTokens?: number;
+  readonly completionTokens?: number;
+}
+
+/** One candidate's costing. */
+export interface CandidateCost {
+  readonly endpointId: string;
+  readonly cachedTokens: number;
+  readonly quarantined: boolean;
+  readonly prediction: TtftPrediction;
+}
+
+/** What the picker hands from `pick` to `onDispatch`. */
+interface PendingDecision {
+  readonly nowMs: number;
+  readonly promptTokens: number;
+  readonly costs: readonly CandidateCost[];
+}
+
+function costOf(costs: readonly CandidateCost[], endpointId: string): CandidateCost | undefined {
+  for (const c of costs) if (c.endpointId === endpointId) return c;
+  return undefined;
+}
+
+/** Weight of a learning observation made behind a queue (its wait is an estimate). */
+const QUEUED_OBSERVATION_WEIGHT = 0.3;
+/** Smoothing of the typical uncached size of a request. */
+const TYPICAL_UNCACHED_ALPHA = 0.05;
+
+export class KvedgePicker implements Picker, FirstTokenAware {
+  readonly kind = 'picker';
+  readonly type = KVEDGE_PICKER_TYPE;
+  readonly ledger: PodLedger;
+  readonly learner: RateLearner;
+  private typicalUncachedTokens = 1024;
+
+  constructor(
+    readonly name: string,
+    readonly params: KvedgePickerParameters,
+  ) {
+    this.ledger = new PodLedger(
+      params.quarantineWindow,
+      params.arrivalRateWindow,
+      params.presumedPrefillGraceMs,
+    );
+    this.learner = new RateLearner({
+      prior: { secondsPerToken: params.prefillSecondsPerToken, stepSeconds: params.stepSeconds },
+      forgetting: params.learningForgetting,
+      minObservations: params.learningMinObservations,
+      heterogeneityThreshold: params.heterogeneityThreshold,
+    });
+  }
+
+  pick(cycle: SchedulingCycle, scored: readonly ScoredEndpoint[]): readonly string[] {
+    if (scored.length === 0) return [];
+    const costs = this.costs(cycle, scored);
+    const order = this.rank(costs, cycle);
+    cycle.setPluginState(this.name, {
+      nowMs: cycle.nowMs,
+      promptTokens: promptTokens(cycle),
+      costs,
+    } satisfies PendingDecision);
+    const chosen = costOf(costs, order[0] as string) as CandidateCost;
+    const p = chosen.prediction;
+    cycle.note(
+      this.name,
+      `→ ${chosen.endpointId}: TTFT ${p.ttftSeconds.toFixed(3)} s (queue ${p.queueSeconds.toFixed(3)}, ` +
+        `prefill ${p.prefillSeconds.toFixed(3)} for ${p.uncachedTokens} uncached), cost ${p.costSeconds.toFixed(3)}`,
+    );
+    return order;
+  }
+
+  /** Every candidate's cost (exposed for tests and the trace). */
+  costs(cycle: SchedulingCycle, scored: readonly ScoredEndpoint[]): CandidateCost[] {
+    const params = this.params;
+    const prompt = promptTokens(cycle);
+    const source = prefixSource(cycle, params.prefixProducers);
+    const blockSize = source.data?.blockSizeTokens ?? 0;
+    const constants = this.constants();
+    const loadOptions: LoadOptions = {
+      nowMs: cycle.nowMs,
+      presumedPrefillGraceMs: this.ledger.presumeGraceMs,
+      stepTokenBudget: params.stepTokenBudget,
+      arrivalRateWindowMs: params.arrivalRateWindow,
+    };
+    const n = scored.length;
+    const rates = new Array<PrefillRates>(n);
+    const loads = new Array<BaseLoad>(n);
+    // The request's own output length is not known to the scheduler; the fleet's mean is its estimate.
+    let outputSum = 0;
+    let outputPods = 0;
+    for (let i = 0; i < n; i++) {
+      const endpoint = (scored[i] as ScoredEndpoint).endpoint;
+      const r = this.learner.rates(endpoint.info.id);
+      const load = baseLoad(endpoint, this.ledger.book(endpoint.info.id), r, loadOptions);
+      rates[i] = r;
+      loads[i] = load;
+      if (load.outputTokensPerRequest > 0) {
+        outputSum += load.outputTokensPerRequest;
+        outputPods++;
+      }
+    }
+    const outputTokens = outputPods > 0 ? outputSum / outputPods : 0;
+    const out = new Array<CandidateCost>(n);
+    for (let i = 0; i < n; i++) {
+      const endpoint = (scored[i] as ScoredEndpoint).endpoint;
+      const id = endpoint.info.id;
+      const cached = cachedTokensOf(matchedBlocks(source, id), blockSize, prompt);
+      const request = { uncachedTokens: Math.max(1, prompt - cached), promptTokens: prompt, outputTokens };
+      out[i] = {
+        endpointId: id,
+        cachedTokens: cached,
+        quarantined: this.quarantined(endpoint),
+        prediction: predictTtft(request, loads[i] as BaseLoad, rates[i] as PrefillRates, constants),
+      };
+    }
+    return out;
+  }
+
+  onDispatch(event: DispatchEvent): void {
+    const target = event.decision.endpointId;
+    const pending = event.decision.state.pluginState.get(this.name) as PendingDecision | undefined;
+    const cost = target === null || !pending ? undefined : costOf(pending.costs, target);
+    if (target === null || !pending || !cost) return;
+    const p = cost.prediction;
+    this.ledger.dispatch(
+      {
+        requestId: event.request.requestId,
+        endpointId: target,
+        dispatchMs: event.nowMs,
+        promptTokens: pending.promptTokens,
+        uncachedTokens: p.uncachedTokens,
+        waitMs: p.queueSeconds * 1000,
+        steps: p.steps,
+        interferenceSeconds: p.interferenceSeconds,
+      },
+      pending.nowMs + p.ttftSeconds * 1000,
+    );
+    this.typicalUncachedTokens += TYPICAL_UNCACHED_ALPHA * (p.uncachedTokens - this.typicalUncachedTokens);
+  }
+
+  onFirstToken(event: FirstTokenEvent): void {
+    const observation = this.ledger.firstToken(event.requestId, event.nowMs);
+    if (observation) this.learn(observation);
+  }
+
+  onResponseComplete(event: ResponseCompleteEvent): void {
+    const details = event as ResponseCompleteEvent & ResponseOutcomeDetails;
+    const id = event.request.requestId;
+    const record = this.ledger.record(id);
+    // Without a first-token event, the router-measured TTFT stands in for it (its time is past).
+    if (record && record.firstTokenMs === null && details.ttftMs !== undefined) {
+      const observation = this.ledger.firstToken(id, record.dispatchMs + details.ttftMs, false);
+      if (observation && record.endpointId === event.endpointId) {
+        const uncached =
+          details.cachedTokens !== undefined && details.promptTokens !== undefined
+            ? Math.max(1, details.promptTokens - details.cachedTokens)
+            : record.uncachedTokens;
+        this.learn({ ...observation, record: { ...record, uncachedTokens: uncached } });
+      }
+    }
+    this.ledger.complete(id, event.nowMs, event.outcome === 'error', event.endpointId);
+  }
+
+  retainEndpoints(activeIds: ReadonlySet<string>): void {
+    this.ledger.retain(activeIds);
+    this.learner.retain(activeIds);
+  }
+
+  private constants(): CostConstants {
+    const p = this.params;
+    return {
+      priorSecondsPerToken: p.prefillSecondsPerToken,
+      decodeSecondsPerSequence: p.decodeSecondsPerSequence,
+      decodeSecondsPerContextToken: p.decodeSecondsPerContextToken,
+      stepTokenBudget: p.stepTokenBudget,
+      recomputeWeight: p.recomputeWeight,
+      externalityWeight: p.externalityWeight,
+      decodeWeight: p.decodeWeight,
+      kvPressureSeconds: p.kvPressureSeconds,
+      kvPressureThreshold: p.kvPressureThreshold,
+      typicalUncachedTokens: this.typicalUncachedTokens,
+    };
+  }
+
+  /**
+   * Best first. The near-best window: candidates within max(windowSeconds, windowFraction × best)
+   * of the cheapest (ignoring quarantined pods unless all are); in it, most cached tokens wins,
+   * then lower cost, then a seeded random draw. Then up to `maxNumOfEndpoints − 1` fallbacks by
+   * cost, quarantined pods last.
+   */
+  private rank(costs: readonly CandidateCost[], cycle: SchedulingCycle): string[] {
+    let anyUsable = false;
+    for (const c of costs) if (!c.quarantined) anyUsable = true;
+    let best = Number.POSITIVE_INFINITY;
+    for (const c of costs) if (!(anyUsable && c.quarantined)) best = Math.min(best, c.prediction.costSeconds);
+    const limit = best + Math.max(this.params.windowSeconds, this.params.windowFraction * best);
+    let top: CandidateCost | undefined;
+    let ties = 0;
+    for (const c of costs) {
+      if ((anyUsable && c.quarantined) || c.prediction.costSeconds > limit) continue;
+      if (
+        !top ||
+        c.cachedTokens > top.cachedTokens ||
+        (c.cachedTokens === top.cachedTokens && c.prediction.costSeconds < top.prediction.costSeconds)
+      ) {
+        top = c;
+        ties = 1;
+      } else if (
+        c.cachedTokens === top.cachedTokens &&
+        c.prediction.costSeconds === top.prediction.costSeconds
+      ) {
+        // Reservoir sampling: each of the equal candidates ends up chosen with probability 1/ties.
+        ties++;
+        if (cycle.random.nextInt(ties) === 0) top = c;
+      }
+    }
+    const first = top as CandidateCost;
+    const order = [first.endpointId];
+    const fallbacks = this.params.maxNumOfEndpoints - 1;
+    if (fallbacks > 0) {
+      const rest = costs
+        .filter((c) => c !== first)
+        .sort(
+          (a, b) =>
+            Number(a.quarantined) - Number(b.quarantined) ||
+            a.prediction.costSeconds - b.prediction.costSeconds,
+        );
+      for (let i = 0; i < fallbacks && i < rest.length; i++)
+        order.push((rest[i] as CandidateCost).endpointId);
+    }
+    return order;
+  }
+
+  /** A pod that failed `quarantineErrors` requests within the window and has not been scraped since. */
+  private quarantined(endpoint: EndpointSnapshot): boolean {
+    const threshold = this.params.quarantineErrors;
+    if (threshold === 0) return false;
+    const book = this.ledger.book(endpoint.info.id);
+    const lastError = book?.errorTimesMs.at(-1);
+    if (!book || lastError === undefined) return false;
+    if (book.recentErrors(this.params.quarantineWindow) < threshold) return false;
+    return !endpoint.metrics || endpoint.metrics.updatedAtMs <= lastError;
+  }
+
+  /** Removes a request's own wait and decode interference from its TTFT and feeds the remainder to the learner. */
+  private learn(observation: FirstTokenObservation): void {
+    if (!this.params.learnRates) return;
+    const { record, ttftMs, waitMs } = observation;
+    const rates = this.learner.rates(record.endpointId);
+    const predicted = rates.secondsPerToken * record.uncachedTokens + rates.stepSeconds * record.steps;
+    const measured = (ttftMs - waitMs) / 1000 - record.steps * record.interferenceSeconds;
+    // A wrong cache prediction (the engine evicted what the index still listed) looks like a very
+    // slow pod; cap its influence at a few times the prediction.
+    const service = Math.min(Math.max(0, measured), 4 * predicted + 0.05);
+    const weight = record.waitMs === 0 && waitMs < 1 ? 1 : QUEUED_OBSERVATION_WEIGHT;
+    this.learner.observe(record.endpointId, {
+      uncachedTokens: record.uncachedTokens,
+      steps: record.steps,
+      serviceSeconds: service,
+      weight,
+    });
+  }
+}
+
+function promptTokens(cycle: SchedulingCycle): number {
+  return cycle.request.tokenIds?.length ?? cycle.request.promptTokenEstimate;
+}
+
+export const kvedgePickerPlugin = definePlugin({
+  type: KVEDGE_PICKER_TYPE,
+  kind: 'picker',
+  stability: 'kvedge',
+  summary:
+    'ranks endpoints by predicted TTFT in seconds (queue + uncached prefill + decode interference), learned per pod',
+  parameters: kvedgePickerParameters,
+  create: (params, ctx) => new KvedgePicker(ctx.name, params),
+  // The precise producer is optional (without it the picker falls back); any other name must exist,
+  // and the default approximate producer is created when named and missing.
+  consumesProducers: (params) =>
+    params.prefixProducers.filter((n) => n !== PRECISE_PREFIX_CACHE_PRODUCER_TYPE),
+});

@@ -1,0 +1,184 @@
+/**
+ * Online estimates of each pod's prefill timing, learned from the TTFTs the router observes, so a
+ * fleet of unequal pods (different GPUs, models, parallelism) is costed with each pod's own rates.
+ *
+ * Model of the prefill part of one TTFT (after the wait behind earlier work is removed):
+ *
+ *   service ≈ secondsPerToken · uncachedTokens + stepSeconds · steps
+ *
+ * fitted per pod by recursive least squares with exponential forgetting (two parameters, features
+ * `uncachedTokens / 1000` and `steps`). A fleet-wide fit of the same model runs on every
+ * observation; a pod uses it until it has `minObservations` of its own, so a new or restarted
+ * pod starts from what the fleet looks like instead of from the static prior.
+ */
+
+/** A pod's current prefill timing. */
+export interface PrefillRates {
+  /** Seconds per uncached prompt token. */
+  readonly secondsPerToken: number;
+  /** Fixed seconds per engine step (without the decode interference, which is modelled apart). */
+  readonly stepSeconds: number;
+  /** Observations behind these rates (0 = the prior). */
+  readonly observations: number;
+}
+
+/** One observed prefill: its features and measured service time. */
+export interface PrefillObservation {
+  readonly uncachedTokens: number;
+  /** Steps the prefill took, including the fraction of a step in flight at arrival. */
+  readonly steps: number;
+  /** Measured seconds attributable to the prefill (TTFT minus wait, minus decode interference). */
+  readonly serviceSeconds: number;
+  /** 0..1: how much to trust it (observations made behind a queue are noisier). */
+  readonly weight: number;
+}
+
+export interface RateLearnerOptions {
+  readonly prior: { readonly secondsPerToken: number; readonly stepSeconds: number };
+  /** Forgetting factor λ in (0, 1]. */
+  readonly forgetting: number;
+  readonly minObservations: number;
+  /** A pod's own rate replaces the fleet's only when they differ by more than this fraction. */
+  readonly heterogeneityThreshold: number;
+}
+
+/** Learned rates may not leave [prior / BOUND, prior × BOUND] (guards against a degenerate fit). */
+const BOUND = 50;
+/** Typical error of one TTFT-derived observation (s): scales the prior's weight in the fit. */
+const OBSERVATION_NOISE_SECONDS = 0.01;
+/** Upper bound on the learned step time (s). */
+const MAX_STEP_SECONDS = 2;
+
+/**
+ * Two-parameter weighted RLS with forgetting. θ = [seconds per 1000 tokens, seconds per step].
+ * Standard update: k = P·x / (λ/w + xᵀ·P·x); θ += k·(y − xᵀ·θ); P = (P − k·xᵀ·P) / λ.
+ */
+export class Rls2 {
+  theta0: number;
+  theta1: number;
+  private p00: number;
+  private p01: number;
+  private p11: number;
+  private readonly maxTrace: number;
+  observations = 0;
+
+  /**
+   * @param noiseSeconds typical error of one observation: P is the parameter covariance divided by
+   *   its square, so the prior (uncertainty ≈ the parameters' own size) weighs as much as a few
+   *   observations, not hundreds
+   */
+  constructor(
+    theta0: number,
+    theta1: number,
+    private readonly forgetting: number,
+    noiseSeconds = OBSERVATION_NOISE_SECONDS,
+  ) {
+    this.theta0 = theta0;
+    this.theta1 = theta1;
+    const noise2 = noiseSeconds * noiseSeconds;
+    this.p00 = Math.max(theta0 * theta0, 1e-8) / noise2;
+    this.p11 = Math.max(theta1 * theta1, 1e-8) / noise2;
+    this.p01 = 0;
+    // Forgetting inflates P in directions the data does not excite; cap it so a long run of
+    // identical observations cannot make the next one swing the estimate arbitrarily.
+    this.maxTrace = 100 * (this.p00 + this.p11);
+  }
+
+  update(x0: number, x1: number, y: number, weight: number): void {
+    if (!(weight > 0)) return;
+    const lambda = this.forgetting;
+    const px0 = this.p00 * x0 + this.p01 * x1;
+    const px1 = this.p01 * x0 + this.p11 * x1;
+    const denominator = lambda / weight + x0 * px0 + x1 * px1;
+    if (!(denominator > 0)) return;
+    const k0 = px0 / denominator;
+    const k1 = px1 / denominator;
+    const error = y - (x0 * this.theta0 + x1 * this.theta1);
+    this.theta0 += k0 * error;
+    this.theta1 += k1 * error;
+    // P − k·(xᵀP): xᵀP = [px0, px1] because P is symmetric.
+    this.p00 = (this.p00 - k0 * px0) / lambda;
+    this.p01 = (this.p01 - k0 * px1) / lambda;
+    this.p11 = (this.p11 - k1 * px1) / lambda;
+    const trace = this.p00 + this.p11;
+    if (trace > this.maxTrace) {
+      const scale = this.maxTrace / trace;
+      this.p00 *= scale;
+      this.p01 *= scale;
+      this.p11 *= scale;
+    }
+    this.observations++;
+  }
+}
+
+export class RateLearner {
+  private readonly fleet: Rls2;
+  private readonly pods = new Map<string, Rls2>();
+  private readonly prior: PrefillRates;
+
+  constructor(private readonly options: RateLearnerOptions) {
+    this.prior = { ...options.prior, observations: 0 };
+    this.fleet = new Rls2(
+      options.prior.secondsPerToken * 1000,
+      options.prior.stepSeconds,
+      options.forgetting,
+    );
+  }
+
+  /**
+   * The rates to cost `endpointId` with: the fleet's, except for each rate where the pod has
+   * enough observations of its own and they differ from the fleet's by more than the threshold.
+   */
+  rates(endpointId: string): PrefillRates {
+    const fleet = this.fleetRates();
+    const own = this.pods.get(endpointId);
+    if (!own || own.observations < this.options.minObservations) return fleet;
+    const mine = this.bounded(own);
+    const threshold = this.options.heterogeneityThreshold;
+    const differs = (a: number, b: number) => Math.abs(a - b) > threshold * Math.max(Math.abs(b), 1e-12);
+    const perToken = differs(mine.secondsPerToken, fleet.secondsPerToken);
+    const step = differs(mine.stepSeconds, fleet.stepSeconds);
+    if (!perToken && !step) return fleet;
+    return {
+      secondsPerToken: perToken ? mine.secondsPerToken : fleet.secondsPerToken,
+      stepSeconds: step ? mine.stepSeconds : fleet.stepSeconds,
+      observations: mine.observations,
+    };
+  }
+
+  /** Fleet-wide rates (the prior before any observation). */
+  fleetRates(): PrefillRates {
+    return this.fleet.observations > 0 ? this.bounded(this.fleet) : this.prior;
+  }
+
+  observe(endpointId: string, observation: PrefillObservation): void {
+    const x0 = observation.uncachedTokens / 1000;
+    const x1 = observation.steps;
+    const y = observation.serviceSeconds;
+    if (!Number.isFinite(y) || !Number.isFinite(x0) || !Number.isFinite(x1)) return;
+    let own = this.pods.get(endpointId);
+    if (!own) {
+      // A pod's first observation starts from the fleet's current estimate, not the static prior.
+      own = new Rls2(this.fleet.theta0, this.fleet.theta1, this.options.forgetting);
+      this.pods.set(endpointId, own);
+    }
+    own.update(x0, x1, y, observation.weight);
+    this.fleet.update(x0, x1, y, observation.weight);
+  }
+
+  /** Forgets pods that left the fleet. */
+  retain(activeIds: ReadonlySet<string>): void {
+    for (const id of this.pods.keys()) if (!activeIds.has(id)) this.pods.delete(id);
+  }
+
+  private bounded(fit: Rls2): PrefillRates {
+    const prior = this.options.prior;
+    const perToken = clamp(fit.theta0 / 1000, prior.secondsPerToken / BOUND, prior.secondsPerToken * BOUND);
+    const step = clamp(fit.theta1, 0, Math.max(MAX_STEP_SECONDS, prior.stepSeconds));
+    return { secondsPerToken: perToken, stepSeconds: step, observations: fit.observations };
+  }
+}
+
+function clamp(value: number, low: number, high: number): number {
+  return Number.isFinite(value) ? Math.min(high, Math.max(low, value)) : low;
+}

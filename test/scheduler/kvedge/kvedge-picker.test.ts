@@ -1,0 +1,264 @@
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { KVEDGE_CONFIG_YAML } from '../../../src/scheduler/config/defaults.ts';
+import { loadNamedConfig, loadSchedulerConfig } from '../../../src/scheduler/config/loader.ts';
+import type { KvedgePicker, ResponseOutcomeDetails } from '../../../src/scheduler/kvedge/kvedge-picker.ts';
+import type {
+  BlockIndexReader,
+  SpeculativeBlockIndexWriter,
+} from '../../../src/scheduler/producers/block-index-reader.ts';
+import { createRandom } from '../../../src/scheduler/prng.ts';
+import { createInMemoryState } from '../../../src/scheduler/state.ts';
+import type { ResponseCompleteEvent, SchedulingRequest } from '../../../src/scheduler/types.ts';
+import { endpoint, fleet, NOW, request, text } from '../fixtures.ts';
+
+/** A KV-event index stand-in: fixed matches per prompt, plus what speculative inserts recorded. */
+class FakeIndex implements BlockIndexReader, SpeculativeBlockIndexWriter {
+  readonly held = new Map<string, Map<string, number>>();
+
+  hold(keys: readonly bigint[], endpointId: string, blocks: number): void {
+    const key = keys.join(',');
+    const entry = this.held.get(key) ?? new Map<string, number>();
+    entry.set(endpointId, blocks);
+    this.held.set(key, entry);
+  }
+
+  longestPrefix(keys: readonly bigint[], ids: readonly string[]): Map<string, number> {
+    const entry = this.held.get(keys.join(','));
+    const out = new Map<string, number>();
+    for (const id of ids) {
+      const blocks = entry?.get(id);
+      if (blocks) out.set(id, blocks);
+    }
+    return out;
+  }
+
+  insertSpeculative(endpointId: string, keys: readonly bigint[]): void {
+    this.hold(keys, endpointId, keys.length);
+  }
+}
+
+function build(parameters: Record<string, unknown> = {}, index = new FakeIndex()) {
+  const config = parse(KVEDGE_CONFIG_YAML) as { plugins: { type: string; parameters?: unknown }[] };
+  for (const plugin of config.plugins) if (plugin.type === 'kvedge-picker') plugin.parameters = parameters;
+  const loaded = loadSchedulerConfig(config, {
+    state: createInMemoryState({ blockIndex: index, speculativeBlockIndex: index }),
+  });
+  return { ...loaded, index, picker: loaded.plugins.get('kvedge-picker') as KvedgePicker };
+}
+
+/** A 6400-token prompt (100 blocks of 64) with its block keys. */
+function prompt(tag: number, tokens = 6400): SchedulingRequest {
+  const blocks = Math.ceil(tokens / 64);
+  return request({
+    promptTokenEstimate: tokens,
+    tokenIds: Array.from({ length: tokens }, (_, i) => (tag * 1_000_003 + i) % 50_000),
+    blockKeys: Array.from({ length: blocks }, (_, i) => BigInt(tag * 1000 + i)),
+  });
+}
+
+const random = () => ({ random: createRandom(7) });
+
+/** Puts a request on `endpointId`'s books whose prefill is predicted to end `queueMs` from now. */
+function occupy(picker: KvedgePicker, endpointId: string, queueMs: number, uncachedTokens = 64): void {
+  picker.ledger.dispatch(
+    {
+      requestId: `busy-${endpointId}-${queueMs}`,
+      endpointId,
+      dispatchMs: NOW,
+      promptTokens: 2000,
+      uncachedTokens,
+      waitMs: 0,
+      steps: 1,
+      interferenceSeconds: 0,
+    },
+    NOW + queueMs,
+  );
+}
+
+describe('kvedge-picker', () => {
+  it('is the named config `kvedge`: precise then approximate prefix producers, one picker', () => {
+    const loaded = loadNamedConfig('kvedge');
+    expect(loaded.scheduler.producers.map((p) => p.type)).toEqual([
+      'precise-prefix-cache-producer',
+      'approx-prefix-cache-producer',
+    ]);
+    const profile = loaded.scheduler.profiles.get('default')!;
+    expect(profile.filters.map((f) => f.type)).toEqual(['decode-filter']);
+    expect(profile.scorers).toEqual([]);
+    expect(profile.picker.type).toBe('kvedge-picker');
+    expect(loaded.warnings).toEqual([]);
+  });
+
+  it('routes to the pod holding the prompt when nobody is busy', () => {
+    const { scheduler, index } = build();
+    const req = prompt(1);
+    index.hold(req.blockKeys!, 'b', 90);
+    const decision = scheduler.schedule(req, fleet([endpoint('a'), endpoint('b'), endpoint('c')]), random());
+    expect(decision.endpointId).toBe('b');
+    expect(decision.trace.notes.at(-1)!.message).toMatch(/^→ b: TTFT/);
+  });
+
+  it("replicates the prefix once the holder's queue costs more than a recompute (hand-computed)", () => {
+    // Prior rates: 5e-5 s/token, 10 ms/step; b holds 6336 of the 6400 tokens (the last block is
+    // always recomputed), so U = 64 on b and 6400 elsewhere.
+    // Elsewhere (idle, λ = 0): T = 6400·5e-5 + (1 + ½)·0.01 = 0.335, E = 0.25·0.32 = 0.08 → 0.415;
+    // the near-best window reaches 5% above it: 0.43575.
+    // On b, queued Q: T = Q + 64·5e-5 + (64/8192)·0.01, E = 0.25·0.0032 + λ·0.0032·(Q + 0.0032),
+    // λ = 1 / (10·(1 − e^−0.1)) for b's one dispatch: cost = 1.0033627·Q + 0.0040889, which
+    // leaves the window at Q = 0.43021 s.
+    const eps = [endpoint('a'), endpoint('b'), endpoint('c')];
+    for (const [queueMs, holderKept] of [
+      [425, true],
+      [435, false],
+    ] as const) {
+      const { scheduler, index, picker } = build();
+      const req = prompt(2);
+      index.hold(req.blockKeys!, 'b', 100);
+      occupy(picker, 'b', queueMs);
+      const decision = scheduler.schedule(req, fleet(eps), random());
+      expect(decision.endpointId === 'b', `queue ${queueMs} ms`).toBe(holderKept);
+    }
+  });
+
+  it('sends a cold request where it finishes first', () => {
+    const { scheduler, picker } = build();
+    occupy(picker, 'a', 200);
+    // c runs 20 decodes: every step there is slower.
+    const eps = [
+      endpoint('a'),
+      endpoint('b'),
+      endpoint('c', { inflightRequests: 20, inflightTokens: 40_000 }),
+    ];
+    expect(scheduler.schedule(prompt(3), fleet(eps), random()).endpointId).toBe('b');
+  });
+
+  it('keeps siblings of a just-routed prompt together through the speculative index', () => {
+    const { scheduler } = build();
+    const eps = [endpoint('a'), endpoint('b'), endpoint('c'), endpoint('d')];
+    const targets: (string | null)[] = [];
+    for (let i = 0; i < 4; i++) {
+      const req = { ...prompt(4), requestId: `sibling-${i}` };
+      const decision = scheduler.schedule(req, fleet(eps), random());
+      scheduler.recordDispatch(req, decision, NOW);
+      targets.push(decision.endpointId);
+    }
+    expect(new Set(targets).size).toBe(1);
+  });
+
+  it('uses the approximate producer when the request has no block keys', () => {
+    const { scheduler } = build();
+    const eps = [endpoint('a'), endpoint('b'), endpoint('c')];
+    const promptText = text('system', 40_000);
+    const first = request({ promptText, promptTokenEstimate: 10_000 });
+    const decision = scheduler.schedule(first, fleet(eps), random());
+    scheduler.recordDispatch(first, decision, NOW);
+    const again = scheduler.schedule(
+      request({ promptText, promptTokenEstimate: 10_000 }),
+      fleet(eps, NOW + 5_000),
+      random(),
+    );
+    expect(again.endpointId).toBe(decision.endpointId);
+    expect(
+      again.trace.producers.find((p) => p.producer === 'precise-prefix-cache-producer')!.summary,
+    ).toMatchObject({
+      info: 'none',
+    });
+  });
+
+  it('skips a pod that just failed requests until its next fresh scrape', () => {
+    const { scheduler, picker } = build();
+    occupy(picker, 'b', 300); // b is otherwise the worse choice
+    const failed = (id: string, at: number): ResponseCompleteEvent => ({
+      request: request({ requestId: id }),
+      decision: {} as never,
+      endpointId: 'a',
+      nowMs: at,
+      outcome: 'error',
+    });
+    picker.onResponseComplete(failed('x1', NOW - 20));
+    picker.onResponseComplete(failed('x2', NOW - 10));
+    const stale = [endpoint('a', { metrics: { updatedAtMs: NOW - 50 } }), endpoint('b')];
+    expect(scheduler.schedule(prompt(5), fleet(stale), random()).endpointId).toBe('b');
+    const fresh = [endpoint('a', { metrics: { updatedAtMs: NOW } }), endpoint('b')];
+    expect(scheduler.schedule(prompt(5), fleet(fresh), random()).endpointId).toBe('a');
+  });
+
+  it('learns a slow pod from first-token events and sends cold work to the fast one', () => {
+    const { scheduler, picker } = build();
+    const truth: Record<string, number> = { fast: 4e-5, slow: 1e-4 };
+    let n = 0;
+    for (let round = 0; round < 30; round++) {
+      for (const id of ['fast', 'slow']) {
+        const tokens = 500 + ((round * 997) % 6000);
+        const requestId = `learn-${n++}`;
+        const at = NOW + round * 10_000;
+        picker.ledger.dispatch(
+          {
+            requestId,
+            endpointId: id,
+            dispatchMs: at,
+            promptTokens: tokens,
+            uncachedTokens: tokens,
+            waitMs: 0,
+            steps: 1.5,
+            interferenceSeconds: 0,
+          },
+          at + 100,
+        );
+        picker.onFirstToken({ requestId, endpointId: id, nowMs: at + (truth[id]! * tokens + 0.015) * 1000 });
+        picker.onResponseComplete({
+          request: request({ requestId }),
+          decision: {} as never,
+          endpointId: id,
+          nowMs: at + 5000,
+          outcome: 'success',
+        });
+      }
+    }
+    const slow = picker.learner.rates('slow').secondsPerToken;
+    const fast = picker.learner.rates('fast').secondsPerToken;
+    expect(slow / fast).toBeGreaterThan(2);
+    const eps = [endpoint('slow'), endpoint('fast')];
+    expect(scheduler.schedule(prompt(6), fleet(eps, NOW + 400_000), random()).endpointId).toBe('fast');
+  });
+
+  it("learns from the router's measured TTFT when no first-token event came", () => {
+    const { scheduler, picker } = build();
+    const eps = [endpoint('a')];
+    const req = prompt(7);
+    const decision = scheduler.schedule(req, fleet(eps), random());
+    scheduler.recordDispatch(req, decision, NOW);
+    expect(picker.ledger.record(req.requestId)).toBeDefined();
+    const event: ResponseCompleteEvent & ResponseOutcomeDetails = {
+      request: req,
+      decision,
+      endpointId: 'a',
+      nowMs: NOW + 9000,
+      outcome: 'success',
+      ttftMs: 400,
+      promptTokens: 6400,
+      cachedTokens: 0,
+    };
+    scheduler.recordResponseComplete(event);
+    expect(picker.learner.fleetRates().observations).toBe(1);
+    expect(picker.ledger.record(req.requestId)).toBeUndefined();
+    expect(picker.ledger.book('a')!.outstanding).toBe(0);
+  });
+
+  it('returns fallbacks by cost with maxNumOfEndpoints', () => {
+    const { scheduler, picker } = build({ maxNumOfEndpoints: 3 });
+    occupy(picker, 'a', 500);
+    occupy(picker, 'c', 100);
+    const decision = scheduler.schedule(
+      prompt(8),
+      fleet([endpoint('a'), endpoint('b'), endpoint('c')]),
+      random(),
+    );
+    expect([decision.endpointId, ...decision.fallbackEndpointIds]).toEqual(['b', 'c', 'a']);
+  });
+
+  it('rejects unknown parameters', () => {
+    expect(() => build({ recomputeWeigth: 1 })).toThrow(/recomputeWeigth/);
+  });
+});
