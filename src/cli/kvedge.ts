@@ -12,6 +12,7 @@ import { DnsDiscovery } from '../fleet/discovery/dns-discovery.ts';
 import { FileDiscovery } from '../fleet/discovery/file-discovery.ts';
 import { KubernetesDiscovery } from '../fleet/discovery/kubernetes-discovery.ts';
 import { StaticDiscovery } from '../fleet/discovery/static-discovery.ts';
+import type { ClusterStateConfigInput } from '../cluster/config.ts';
 import { Router } from '../routing/router.ts';
 import { parseInferenceObjectives } from '../scheduler/admission/inference-objectives.ts';
 import { namedConfigs } from '../scheduler/config/defaults.ts';
@@ -59,6 +60,10 @@ interface ServeOptions {
   indexCapacity: number;
   tokenizerThreads: number;
   objectives?: string;
+  redisUrl?: string;
+  redisSentinels?: string;
+  redisSentinelMaster: string;
+  redisPrefix: string;
 }
 
 const program = new Command().name('kvedge').description('Cache-aware router for vLLM inference fleets.');
@@ -119,6 +124,10 @@ program
     'tokenizer per served model for precise prefix routing (built-in llama3_1, qwen3, or a directory)',
     [],
   )
+  .option('--redis-url <url>', 'share routing state with other replicas through Redis (redis://host:6379/0)')
+  .option('--redis-sentinels <list>', 'Redis Sentinel HOST:PORT,... (instead of --redis-url)')
+  .option('--redis-sentinel-master <name>', 'master name monitored by the sentinels', 'mymaster')
+  .option('--redis-prefix <prefix>', 'prefix of every Redis key', 'kvedge:')
   .option(
     '--objectives <file>',
     'InferenceObjectives YAML (name + priority); negative priorities are shed with 429 when saturated',
@@ -205,6 +214,7 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
     indexCapacityKeys: o.indexCapacity,
     tokenizerThreads: o.tokenizerThreads,
     ...(objectives ? { objectives } : {}),
+    ...clusterFrom(o),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   });
   const model = sim ? sim.pods[0]!.models[0] : '<model>';
@@ -228,6 +238,24 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
+}
+
+/** Redis cluster-state settings from the flags (password from KVEDGE_REDIS_PASSWORD). */
+function clusterFrom(o: ServeOptions): { cluster?: ClusterStateConfigInput } {
+  const password = process.env['KVEDGE_REDIS_PASSWORD'];
+  const common = { keyPrefix: o.redisPrefix, ...(password ? { password } : {}) };
+  if (o.redisSentinels) {
+    const sentinels = o.redisSentinels
+      .split(',')
+      .filter(Boolean)
+      .map((hp) => {
+        const at = hp.lastIndexOf(':');
+        return { host: hp.slice(0, at), port: Number(hp.slice(at + 1)) };
+      });
+    return { cluster: { ...common, mode: 'sentinel', sentinels, masterName: o.redisSentinelMaster } };
+  }
+  if (o.redisUrl) return { cluster: { ...common, mode: 'standalone', url: o.redisUrl } };
+  return {};
 }
 
 function parseTokenizers(specs: readonly string[]): Record<string, string> {

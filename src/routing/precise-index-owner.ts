@@ -8,6 +8,8 @@ import { BroadcastChannel } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { EndpointRegistry } from '../fleet/endpoint-registry.ts';
 import type { EndpointInfo } from '../fleet/types.ts';
+import type { BlockIndex } from '../index-store/block-index.ts';
+import type { KvEventIngestor } from '../index-store/kv-event-ingestor.ts';
 import { KvEventSubscriber } from '../index-store/kv-event-subscriber.ts';
 import { MemoryBlockIndex, type MemoryBlockIndexOptions } from '../index-store/memory-index.ts';
 
@@ -17,6 +19,13 @@ export interface PreciseIndexOwnerOptions {
   /** Channel on which acceptor threads post speculative inserts. */
   readonly speculativeChannel: string;
   readonly logger: Logger;
+  /** Use this index instead of creating one (the Redis cluster state's local mirror). */
+  readonly mirror?: MemoryBlockIndex;
+  /**
+   * With Redis cluster state: the index and ingestor that events go through (applied once per
+   * cluster, then mirrored into `mirror`, which the threads read).
+   */
+  readonly cluster?: { readonly index: BlockIndex; readonly ingestor: KvEventIngestor };
 }
 
 export class PreciseIndexOwner {
@@ -26,9 +35,11 @@ export class PreciseIndexOwner {
   private readonly subscribed = new Set<string>();
 
   constructor(private readonly options: PreciseIndexOwnerOptions) {
-    this.index = MemoryBlockIndex.create(options.index ?? {});
+    this.index = options.mirror ?? MemoryBlockIndex.create(options.index ?? {});
+    const shared = options.cluster;
     this.subscriber = new KvEventSubscriber({
-      index: this.index,
+      index: shared?.index ?? this.index,
+      ...(shared ? { ingestor: shared.ingestor } : {}),
       onError: (error, podId) =>
         options.logger.warn({ err: String(error), endpoint: podId }, 'kv-event error'),
     });

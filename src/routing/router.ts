@@ -14,6 +14,9 @@ import { EdgeServer } from '../edge/server.ts';
 import type { Discovery } from '../fleet/discovery/discovery.ts';
 import { EndpointRegistry } from '../fleet/endpoint-registry.ts';
 import { routerClock } from '../fleet/router-clock.ts';
+import { type ClusterState, createClusterState } from '../cluster/cluster-state.ts';
+import type { ClusterStateConfigInput } from '../cluster/config.ts';
+import { MemoryBlockIndex } from '../index-store/memory-index.ts';
 import type { InferenceObjective } from '../scheduler/admission/inference-objectives.ts';
 import { loadSchedulerConfig } from '../scheduler/config/loader.ts';
 import { registerFleetMetrics } from './fleet-metrics.ts';
@@ -53,6 +56,11 @@ export interface RouterOptions {
   readonly tokenizerThreads?: number;
   /** InferenceObjectives (llm-d): requests whose objective has a negative priority are shed when saturated. */
   readonly objectives?: readonly InferenceObjective[];
+  /**
+   * Redis cluster state shared by router replicas (src/cluster/). With it the router serves from
+   * the main thread (threads = 1): the Redis-backed stores live there.
+   */
+  readonly cluster?: ClusterStateConfigInput;
 }
 
 type Serving = { kind: 'main'; server: EdgeServer } | { kind: 'threads'; threads: AcceptorThreads };
@@ -64,6 +72,7 @@ export class Router {
     private readonly mainRouting: BuiltRoutingService,
     private readonly admin: AdminServer | null,
     private readonly precise: PreciseIndexOwner | null,
+    private readonly cluster: ClusterState | null,
     private readonly logger: Logger,
   ) {}
 
@@ -86,10 +95,26 @@ export class Router {
     try {
       const blockSize = options.indexBlockSize ?? 16;
       const speculativeChannel = `kvedge-speculative-${randomUUID()}`;
+      const indexOptions = { blockSize, capacityKeys: options.indexCapacityKeys ?? 2 ** 21 };
+      const mirror = precise ? MemoryBlockIndex.create(indexOptions) : undefined;
+      let cluster: ClusterState | null = null;
+      if (options.cluster) {
+        cluster = await createClusterState(
+          options.cluster,
+          logger,
+          mirror ? { mirror } : { mirrorOptions: indexOptions },
+        );
+        const state = cluster;
+        undo.push(() => state.close());
+        state.on('degraded', () => logger.warn('cluster state degraded: routing on local knowledge'));
+        state.on('recovered', () => logger.info('cluster state recovered'));
+      }
       const indexOwner = precise
         ? new PreciseIndexOwner({
             registry,
-            index: { blockSize, capacityKeys: options.indexCapacityKeys ?? 2 ** 21 },
+            index: indexOptions,
+            ...(mirror ? { mirror } : {}),
+            ...(cluster ? { cluster: { index: cluster.index, ingestor: cluster.ingestor } } : {}),
             speculativeChannel,
             logger,
           })
@@ -113,14 +138,25 @@ export class Router {
             }
           : {}),
       };
-      const mainRouting = buildRoutingService(threadOptions, registry.shared, 0);
+      const clusterState = cluster;
+      const mainRouting = buildRoutingService(
+        threadOptions,
+        registry.shared,
+        0,
+        clusterState
+          ? { schedulerState: (base) => clusterState.schedulerState(base), peerLoad: clusterState.inflight }
+          : undefined,
+      );
       undo.push(() => mainRouting.close());
       const mainRegistry = new Registry();
       registerFleetMetrics(mainRegistry, registry.shared, routerClock);
 
       let serving: Serving;
       let threadMetrics: { metrics(): Promise<string> };
-      if (options.threads <= 1) {
+      if (options.threads > 1 && cluster) {
+        logger.warn('Redis cluster state is configured: serving from the main thread (threads = 1)');
+      }
+      if (options.threads <= 1 || cluster) {
         const server = await EdgeServer.start({
           config: options.edge,
           routing: mainRouting,
@@ -158,7 +194,7 @@ export class Router {
           },
         });
       }
-      return new Router(registry, serving, mainRouting, admin, indexOwner, logger);
+      return new Router(registry, serving, mainRouting, admin, indexOwner, cluster, logger);
     } catch (err) {
       for (const step of undo.reverse()) {
         try {
@@ -186,6 +222,8 @@ export class Router {
     else await this.serving.threads.stop(drainTimeoutMs);
     await this.admin?.close();
     await this.mainRouting.close();
+    // The cluster's change feed writes into the index mirror: stop it before the mirror closes.
+    await this.cluster?.close();
     await this.precise?.close();
     await this.registry.close();
     this.logger.info('router stopped');

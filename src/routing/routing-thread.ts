@@ -15,10 +15,11 @@ import { MemoryBlockIndexReader } from '../index-store/memory-index-reader.ts';
 import type { InferenceObjective } from '../scheduler/admission/inference-objectives.ts';
 import { loadSchedulerConfig, type LoadedSchedulerConfig } from '../scheduler/config/loader.ts';
 import { createRandom } from '../scheduler/prng.ts';
+import type { SchedulerStateFactory } from '../scheduler/state.ts';
 import { TokenizationPool } from '../workers/tokenization-pool.ts';
 import { BlockIndexView } from './block-index-view.ts';
 import { RoutingMetrics } from './routing-metrics.ts';
-import { SchedulerRoutingService } from './scheduler-routing-service.ts';
+import { type PeerLoad, SchedulerRoutingService } from './scheduler-routing-service.ts';
 import { ThreadSharedState } from './thread-shared-state.ts';
 import { TokenFeatureSource } from './token-features.ts';
 
@@ -55,10 +56,18 @@ export function usesPreciseIndex(config: LoadedSchedulerConfig): boolean {
 }
 
 /** Wires a SchedulerRoutingService over an attached or owned fleet table. */
+/** Main-thread extras when router replicas share state through Redis. */
+export interface ClusterWiring {
+  /** Wraps this thread's scheduler state so prefix history and session pins are shared. */
+  schedulerState(base: SchedulerStateFactory): SchedulerStateFactory;
+  readonly peerLoad: PeerLoad;
+}
+
 export function buildRoutingService(
   options: RoutingThreadOptions,
   fleet: SharedFleetState,
   threadIndex: number,
+  cluster?: ClusterWiring,
 ): BuiltRoutingService {
   const closers: Array<() => void | Promise<void>> = [];
   let view: BlockIndexView | undefined;
@@ -78,7 +87,7 @@ export function buildRoutingService(
   });
   closers.push(() => state.close());
   const config = loadSchedulerConfig(options.schedulerConfig, {
-    state,
+    state: cluster ? cluster.schedulerState(state) : state,
     ...(options.objectives ? { objectives: options.objectives } : {}),
   });
   let features: TokenFeatureSource | undefined;
@@ -102,6 +111,7 @@ export function buildRoutingService(
     clock: routerClock,
     observer: new RoutingMetrics(registry),
     ...(features ? { features } : {}),
+    ...(cluster ? { peerLoad: cluster.peerLoad } : {}),
   });
   return Object.assign(service, {
     metricsRegistry: registry,

@@ -31,6 +31,13 @@ export interface RoutingObserver {
   shed?(model: string): void;
 }
 
+/** In-flight load of other router replicas (Redis cluster state), added to this replica's own. */
+export interface PeerLoad {
+  withPeers(view: FleetView): FleetView;
+  acquire(endpointId: string, tokens: number): void;
+  release(endpointId: string, tokens: number): void;
+}
+
 export interface SchedulerRoutingServiceOptions {
   readonly fleet: SharedFleetState;
   readonly config: LoadedSchedulerConfig;
@@ -39,6 +46,7 @@ export interface SchedulerRoutingServiceOptions {
   readonly clock: () => number;
   readonly features?: FeatureSource;
   readonly observer?: RoutingObserver;
+  readonly peerLoad?: PeerLoad;
 }
 
 interface Pending {
@@ -87,6 +95,7 @@ export class SchedulerRoutingService implements RoutingService {
     const ref = this.opts.fleet.refOf(endpointId);
     const tokens = pending ? expectedTokens(req, pending.schedReq.promptTokenEstimate) : 0;
     const acquired = ref ? this.opts.fleet.acquireInflight(ref, tokens) : false;
+    this.opts.peerLoad?.acquire(endpointId, tokens);
     if (pending && !pending.recorded.has(endpointId)) {
       // A retry lands the prompt on another endpoint: plugins must learn that it now holds the prefix.
       pending.recorded.add(endpointId);
@@ -100,6 +109,7 @@ export class SchedulerRoutingService implements RoutingService {
         if (released) return;
         released = true;
         if (ref && acquired) this.opts.fleet.releaseInflight(ref, tokens);
+        this.opts.peerLoad?.release(endpointId, tokens);
         if (pending) {
           this.opts.config.scheduler.recordResponseComplete({
             request: pending.schedReq,
@@ -191,7 +201,8 @@ export class SchedulerRoutingService implements RoutingService {
 
   /** The fleet restricted to endpoints serving `model`; 404 when none does. */
   private modelView(model: string): FleetView {
-    const view = this.opts.fleet.snapshot(this.opts.clock());
+    const own = this.opts.fleet.snapshot(this.opts.clock());
+    const view = this.opts.peerLoad ? this.opts.peerLoad.withPeers(own) : own;
     const serving: EndpointSnapshot[] = [];
     let known = false;
     for (const e of view.endpoints) {
