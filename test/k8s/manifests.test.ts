@@ -417,9 +417,8 @@ describe('Redis with Sentinel', () => {
     );
     expect(envData().KVEDGE_REDIS_SENTINELS.split(',')).toEqual(expected);
     expect(envData().KVEDGE_REDIS_SENTINEL_MASTER).toBe(shellVar('MASTER_SET'));
-    // The router reads these once its CLI wires the Redis cluster state (src/cluster/); until then
-    // the Deployment passes no --redis-* flags (see the CLI-flags test).
-    expect(flagValue(routerArgs(), '--redis-sentinels')).toBeUndefined();
+    expect(flagValue(routerArgs(), '--redis-sentinels')).toBe('$(KVEDGE_REDIS_SENTINELS)');
+    expect(flagValue(routerArgs(), '--redis-sentinel-master')).toBe('$(KVEDGE_REDIS_SENTINEL_MASTER)');
   });
 
   it('renders its configuration from a ConfigMap that matches the StatefulSet', () => {
