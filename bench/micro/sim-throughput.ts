@@ -74,7 +74,8 @@ const result = await new Promise<{ ok: number; failed: number; lat: number[] }>(
 const elapsed = (Date.now() - started) / 1000;
 await fleet.stop();
 const lat = result.lat.sort((a, b) => a - b);
-const pct = (q: number): string => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!.toFixed(1) : '-');
+const pct = (q: number): string =>
+  lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!.toFixed(1) : '-';
 console.log('| pods | tokenizer | concurrency | max_tokens | ok | failed | req/s | p50 ms | p99 ms |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 console.log(

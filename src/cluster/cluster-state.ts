@@ -21,7 +21,7 @@
  * ```ts
  * const cluster = await createClusterState({ url: 'redis://redis:6379' }, logger);
  * const subscriber = new KvEventSubscriber({ index: cluster.index, ingestor: cluster.ingestor });
- * const loader = new ConfigLoader({ state: cluster.schedulerState() });
+ * const scheduler = loadSchedulerConfig(yamlText, { state: cluster.schedulerState() });
  * cluster.inflight.acquire(endpointId, tokens);      // at dispatch; release() when done
  * const view = cluster.inflight.withPeers(fleet.snapshot());
  * ```
