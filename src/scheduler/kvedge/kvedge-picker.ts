@@ -3,13 +3,14 @@
  * profile's [0, 1] scores and ranks the candidates the filters left by one cost in seconds
  * (ttft-model.ts): the predicted time to first token on that pod — backlog the router itself
  * sent there, uncached prefill at the pod's learned rate, steps slowed by its running decodes —
- * plus the price of the prefill capacity it consumes and a KV-pressure barrier.
+ * plus the price of the prefill capacity it consumes (the delay it imposes on the pod's next
+ * arrivals), a small weight on its decode phase, and the KV pressure it adds.
  *
  * Then, among the candidates within a small window of the cheapest, the one holding the most of
  * the prompt wins: affinity is kept while it costs (almost) nothing, and given up exactly when the
  * holder's queue costs more than recomputing elsewhere, which replicates a hot prefix instead of
- * piling onto its holder. Cold requests (nobody holds anything) go wherever they finish first,
- * which is also where they delay the least cached work.
+ * piling onto its holder. Cold requests (nobody holds anything) go where they finish first and
+ * delay the fewest later arrivals, i.e. away from the pods that serve the hot caches.
  *
  * State, changed only in the hooks: the dispatch-time ledger (pod-ledger.ts), per-pod prefill rates
  * learned from observed TTFTs (rate-learner.ts), and recent errors per pod (a pod that just failed
