@@ -117,6 +117,10 @@ export class SchedulerRoutingService implements RoutingService {
             endpointId,
             nowMs: this.opts.clock(),
             outcome: outcome.ok ? 'success' : 'error',
+            ...(outcome.ttftMs !== undefined ? { ttftMs: outcome.ttftMs } : {}),
+            ...(outcome.promptTokens !== undefined ? { promptTokens: outcome.promptTokens } : {}),
+            ...(outcome.cachedTokens !== undefined ? { cachedTokens: outcome.cachedTokens } : {}),
+            ...(outcome.completionTokens !== undefined ? { completionTokens: outcome.completionTokens } : {}),
           });
         }
       },

@@ -277,4 +277,10 @@ export interface ResponseCompleteEvent {
   readonly endpointId: string;
   readonly nowMs: number;
   readonly outcome: 'success' | 'error' | 'client-disconnect';
+  /** Dispatch to first response byte, as the router measured it (ms), when known. */
+  readonly ttftMs?: number;
+  /** Token counts from the response's usage, when the endpoint reported them. */
+  readonly promptTokens?: number;
+  readonly cachedTokens?: number;
+  readonly completionTokens?: number;
 }

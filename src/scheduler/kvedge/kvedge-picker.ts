@@ -39,8 +39,8 @@ export const KVEDGE_PICKER_TYPE = 'kvedge-picker';
 
 /**
  * Outcome fields the router measures at the end of a response (`DispatchOutcome` in
- * src/edge/routing-service.ts). `ResponseCompleteEvent` does not carry them yet; when the router
- * passes them through, the picker learns from them (docs/scheduling.md, "Hooks").
+ * src/edge/routing-service.ts), passed on in `ResponseCompleteEvent`; the picker learns pod rates
+ * from them (docs/scheduling.md, "Hooks").
  */
 export interface ResponseOutcomeDetails {
   readonly ttftMs?: number;
