@@ -6,30 +6,17 @@
 import type { EndpointSnapshot } from '../../fleet/types.ts';
 import { definePlugin } from '../plugin-definition.ts';
 import {
-  SessionAffinity,
+  SessionAffinityHooks,
+  createSessionAffinity,
   sessionAffinityParameters,
-  sessionStoreOptions,
 } from '../scorers/session-affinity.ts';
-import type {
-  DecisionHeaders,
-  DispatchEvent,
-  Filter,
-  FilterResult,
-  ResponseCompleteEvent,
-  SchedulingCycle,
-  SchedulingResult,
-} from '../types.ts';
+import type { Filter, FilterResult, SchedulingCycle } from '../types.ts';
 
 export const SESSION_AFFINITY_FILTER_TYPE = 'session-affinity-filter';
 
-export class SessionAffinityFilter implements Filter {
+export class SessionAffinityFilter extends SessionAffinityHooks implements Filter {
   readonly kind = 'filter';
   readonly type = SESSION_AFFINITY_FILTER_TYPE;
-
-  constructor(
-    readonly name: string,
-    private readonly affinity: SessionAffinity,
-  ) {}
 
   filter(cycle: SchedulingCycle, candidates: readonly EndpointSnapshot[]): FilterResult {
     const pinned = this.affinity.pinnedEndpoint(cycle);
@@ -42,22 +29,6 @@ export class SessionAffinityFilter implements Filter {
     }
     return { kept: [match], reasons };
   }
-
-  onDispatch(event: DispatchEvent): void {
-    this.affinity.onDispatch(event);
-  }
-
-  onResponseComplete(event: ResponseCompleteEvent): void {
-    this.affinity.onResponseComplete(event);
-  }
-
-  contributeHeaders(cycle: SchedulingCycle, result: SchedulingResult, headers: DecisionHeaders): void {
-    this.affinity.contributeHeaders(cycle, result, headers);
-  }
-
-  retainEndpoints(activeIds: ReadonlySet<string>): void {
-    this.affinity.retainEndpoints(activeIds);
-  }
 }
 
 export const sessionAffinityFilterPlugin = definePlugin({
@@ -67,10 +38,6 @@ export const sessionAffinityFilterPlugin = definePlugin({
   summary: 'pins a session to the endpoint that served it, when that endpoint is a candidate',
   parameters: sessionAffinityParameters,
   create(params, ctx) {
-    const store =
-      params.strategy === 'session_id'
-        ? ctx.state.sessionAffinity(ctx.name, sessionStoreOptions(params))
-        : undefined;
-    return new SessionAffinityFilter(ctx.name, new SessionAffinity(ctx.name, params, store));
+    return new SessionAffinityFilter(ctx.name, createSessionAffinity(params, ctx));
   },
 });

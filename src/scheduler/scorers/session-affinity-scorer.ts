@@ -5,49 +5,25 @@
  */
 import type { EndpointSnapshot } from '../../fleet/types.ts';
 import { definePlugin } from '../plugin-definition.ts';
-import type {
-  DecisionHeaders,
-  DispatchEvent,
-  ResponseCompleteEvent,
-  Scorer,
-  SchedulingCycle,
-  SchedulingResult,
-} from '../types.ts';
-import { SessionAffinity, sessionAffinityParameters, sessionStoreOptions } from './session-affinity.ts';
+import type { Scorer, SchedulingCycle } from '../types.ts';
+import {
+  SessionAffinityHooks,
+  createSessionAffinity,
+  sessionAffinityParameters,
+} from './session-affinity.ts';
 
 export const SESSION_AFFINITY_SCORER_TYPE = 'session-affinity-scorer';
 
-export class SessionAffinityScorer implements Scorer {
+export class SessionAffinityScorer extends SessionAffinityHooks implements Scorer {
   readonly kind = 'scorer';
   readonly type = SESSION_AFFINITY_SCORER_TYPE;
   readonly category = 'affinity';
-
-  constructor(
-    readonly name: string,
-    private readonly affinity: SessionAffinity,
-  ) {}
 
   score(cycle: SchedulingCycle, candidates: readonly EndpointSnapshot[]): ReadonlyMap<string, number> {
     const pinned = this.affinity.pinnedEndpoint(cycle);
     const scores = new Map<string, number>();
     for (const endpoint of candidates) scores.set(endpoint.info.id, endpoint.info.id === pinned ? 1 : 0);
     return scores;
-  }
-
-  onDispatch(event: DispatchEvent): void {
-    this.affinity.onDispatch(event);
-  }
-
-  onResponseComplete(event: ResponseCompleteEvent): void {
-    this.affinity.onResponseComplete(event);
-  }
-
-  contributeHeaders(cycle: SchedulingCycle, result: SchedulingResult, headers: DecisionHeaders): void {
-    this.affinity.contributeHeaders(cycle, result, headers);
-  }
-
-  retainEndpoints(activeIds: ReadonlySet<string>): void {
-    this.affinity.retainEndpoints(activeIds);
   }
 }
 
@@ -58,10 +34,6 @@ export const sessionAffinityScorerPlugin = definePlugin({
   summary: 'prefers the endpoint that served the session before',
   parameters: sessionAffinityParameters,
   create(params, ctx) {
-    const store =
-      params.strategy === 'session_id'
-        ? ctx.state.sessionAffinity(ctx.name, sessionStoreOptions(params))
-        : undefined;
-    return new SessionAffinityScorer(ctx.name, new SessionAffinity(ctx.name, params, store));
+    return new SessionAffinityScorer(ctx.name, createSessionAffinity(params, ctx));
   },
 });

@@ -13,6 +13,7 @@
  * `profileName` selects which profile's pick is pinned (default: the primary profile).
  */
 import { z } from 'zod';
+import type { PluginBuildContext } from '../plugin-definition.ts';
 import type {
   DecisionHeaders,
   DispatchEvent,
@@ -133,4 +134,43 @@ export function sessionStoreOptions(params: SessionAffinityParameters): {
     ttlMs: params.sessionIdConfig.evictionTtlSeconds * 1000,
     sweepIntervalMs: params.sessionIdConfig.evictionSweepSeconds * 1000,
   };
+}
+
+/** The SessionAffinity of one plugin instance, with its store when the strategy needs one. */
+export function createSessionAffinity(
+  params: SessionAffinityParameters,
+  ctx: PluginBuildContext,
+): SessionAffinity {
+  const store =
+    params.strategy === 'session_id'
+      ? ctx.state.sessionAffinity(ctx.name, sessionStoreOptions(params))
+      : undefined;
+  return new SessionAffinity(ctx.name, params, store);
+}
+
+/**
+ * What the scorer and the filter share: their lifecycle hooks all go to the SessionAffinity,
+ * which pins at dispatch and writes the session header.
+ */
+export abstract class SessionAffinityHooks {
+  constructor(
+    readonly name: string,
+    protected readonly affinity: SessionAffinity,
+  ) {}
+
+  onDispatch(event: DispatchEvent): void {
+    this.affinity.onDispatch(event);
+  }
+
+  onResponseComplete(event: ResponseCompleteEvent): void {
+    this.affinity.onResponseComplete(event);
+  }
+
+  contributeHeaders(cycle: SchedulingCycle, result: SchedulingResult, headers: DecisionHeaders): void {
+    this.affinity.contributeHeaders(cycle, result, headers);
+  }
+
+  retainEndpoints(activeIds: ReadonlySet<string>): void {
+    this.affinity.retainEndpoints(activeIds);
+  }
 }
