@@ -10,11 +10,11 @@
  */
 import { layoutStages } from './arrivals.ts';
 import { fleetCapacity } from './capacity.ts';
-import { engineConfigForFleet, resolveFleet } from './fleet-shape.ts';
+import { engineConfigForFleet } from './fleet-shape.ts';
 import { chooseStages } from './ladder.ts';
-import { W1_KV_FRACTION, W1_SHAPE } from './llm-d-shared-prefix.ts';
+import { W1_SHAPE, w1Fleet } from './llm-d-shared-prefix.ts';
 import { limitRequests } from './request-limit.ts';
-import { sharedPrefixRequests, sharedPrefixWorkingSet } from './shared-prefix-requests.ts';
+import { sharedPrefixRequests } from './shared-prefix-requests.ts';
 import type { WorkloadDefinition } from './types.ts';
 
 export const CHURN_TIMELINE = { durationS: 180, killAtS: 60, restoreAtS: 120, pod: 7 };
@@ -26,12 +26,7 @@ export const churn: WorkloadDefinition = {
   summary: SUMMARY,
   build(options) {
     const shape = W1_SHAPE;
-    const workingSet = sharedPrefixWorkingSet(shape);
-    const fleet = resolveFleet(options, {
-      pods: 8,
-      profile: 'qwen2.5-32b-h100-tp2',
-      kvTokensPerPod: (pods) => workingSet / (W1_KV_FRACTION * pods),
-    });
+    const fleet = w1Fleet(options);
     const capacity = fleetCapacity(engineConfigForFleet(fleet), fleet.pods, {
       promptTokens: shape.systemPromptLen + shape.questionLen,
       sharedTokens: shape.systemPromptLen,

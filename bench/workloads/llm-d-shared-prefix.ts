@@ -36,6 +36,16 @@ export const W1_KV_FRACTION = 0.732;
 export const W1_STAGE_SECONDS = 40;
 export const W1_WARMUP_SECONDS = 30;
 
+/** W1's fleet: 8 × Qwen2.5-32B TP2 pods whose KV makes the working set W1_KV_FRACTION of the fleet's. */
+export function w1Fleet(options: Parameters<typeof resolveFleet>[0]): ReturnType<typeof resolveFleet> {
+  const workingSet = sharedPrefixWorkingSet(W1_SHAPE);
+  return resolveFleet(options, {
+    pods: 8,
+    profile: 'qwen2.5-32b-h100-tp2',
+    kvTokensPerPod: (pods) => workingSet / (W1_KV_FRACTION * pods),
+  });
+}
+
 const SUMMARY = "W1: llm-d's 150×5 shared prefix (6000/1200/1000) over a capacity-placed load ladder";
 
 export const llmdSharedPrefix: WorkloadDefinition = {
@@ -44,11 +54,7 @@ export const llmdSharedPrefix: WorkloadDefinition = {
   build(options) {
     const shape = W1_SHAPE;
     const workingSet = sharedPrefixWorkingSet(shape);
-    const fleet = resolveFleet(options, {
-      pods: 8,
-      profile: 'qwen2.5-32b-h100-tp2',
-      kvTokensPerPod: (pods) => workingSet / (W1_KV_FRACTION * pods),
-    });
+    const fleet = w1Fleet(options);
     const config = engineConfigForFleet(fleet);
     const capacity = fleetCapacity(config, fleet.pods, {
       promptTokens: shape.systemPromptLen + shape.questionLen,

@@ -257,18 +257,25 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
         ttlMs: options.ttlMs,
         sweepIntervalMs: options.sweepIntervalMs,
         sweepBatch: this.config.sessions.sweepBatch,
-        client: this.#command,
-        hub: this.#hub,
-        health: this.#health,
-        keys: this.keys,
-        replicaId: this.replicaId,
-        counters: this.counters,
-        logger: this.#logger,
+        ...this.#storeDeps(),
       });
       this.#sessions.set(pluginName, store);
       if (this.#syncedOnce) void store.reload();
     }
     return store;
+  }
+
+  /** What every shared store needs: the command connection, change feed, health and identity. */
+  #storeDeps() {
+    return {
+      client: this.#command,
+      hub: this.#hub,
+      health: this.#health,
+      keys: this.keys,
+      replicaId: this.replicaId,
+      counters: this.counters,
+      logger: this.#logger,
+    };
   }
 
   /** The shared approximate-prefix history of one plugin instance (created on first use). */
@@ -278,13 +285,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
       store = new SharedPrefixIndexStore({
         plugin: pluginName,
         ttlMs: this.config.prefixHistory.ttlMs,
-        client: this.#command,
-        hub: this.#hub,
-        health: this.#health,
-        keys: this.keys,
-        replicaId: this.replicaId,
-        counters: this.counters,
-        logger: this.#logger,
+        ...this.#storeDeps(),
       });
       this.#histories.set(pluginName, store);
       if (this.#syncedOnce) void store.reload();
