@@ -13,6 +13,8 @@ export interface BenchOptions {
   readonly pods?: number;
   readonly profile?: string;
   readonly blockSize?: number;
+  /** Heterogeneous fleet: the odd pods run this many times slower. */
+  readonly slowFactor?: number;
   readonly rate?: number;
   readonly ladder?: readonly LoadStage[];
   readonly durationS?: number;
@@ -105,6 +107,11 @@ export function buildProgram(): Command {
       new Option('--profile <name>', "engine profile (default: the workload's)").choices(PROFILE_NAMES),
     )
     .option('--block-size <n>', 'engine and index block size in tokens', positiveInt)
+    .option(
+      '--slow-pods <factor>',
+      'des: heterogeneous fleet, the odd-indexed pods (half the fleet) run <factor>× slower',
+      positiveNumber,
+    )
     .option('--rate <req/s>', 'one constant-rate stage instead of the workload default', positiveNumber)
     .option('--ladder <rate:dur,...>', 'explicit load stages, e.g. 3:20,10:20,15:20', parseLadder)
     .option('--duration <s>', 'duration of each ladder stage, or of the single --rate stage', positiveNumber)
@@ -151,6 +158,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ...(o['pods'] !== undefined ? { pods: o['pods'] as number } : {}),
     ...(o['profile'] !== undefined ? { profile: o['profile'] as string } : {}),
     ...(o['blockSize'] !== undefined ? { blockSize: o['blockSize'] as number } : {}),
+    ...(o['slowPods'] !== undefined ? { slowFactor: o['slowPods'] as number } : {}),
     ...(o['rate'] !== undefined ? { rate: o['rate'] as number } : {}),
     ...(o['ladder'] !== undefined ? { ladder: o['ladder'] as LoadStage[] } : {}),
     ...(o['duration'] !== undefined ? { durationS: o['duration'] as number } : {}),
@@ -176,6 +184,7 @@ export function workloadOptionsFrom(o: BenchOptions): WorkloadOptions {
     ...(o.pods !== undefined ? { pods: o.pods } : {}),
     ...(o.profile !== undefined ? { profile: o.profile } : {}),
     ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
+    ...(o.slowFactor !== undefined ? { slowFactor: o.slowFactor } : {}),
     ...(o.rate !== undefined ? { rate: o.rate } : {}),
     ...(o.ladder !== undefined ? { ladder: o.ladder } : {}),
     ...(o.durationS !== undefined ? { durationS: o.durationS } : {}),

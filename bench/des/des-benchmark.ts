@@ -83,7 +83,7 @@ export function runDesBenchmark(options: DesBenchmarkOptions): DesBenchmarkResul
       reference: policy.reference,
       ...(policy.aliasOf ? { aliasOf: policy.aliasOf } : {}),
       configYaml: policy.configYaml(engine.blockSize),
-      metrics: computeMetrics(run, workload.stages),
+      metrics: computeMetrics(run, workload.stages, workload.fleetEvents),
     };
   });
   const ttfts = new Map(

@@ -33,6 +33,7 @@ import type { EngineConfig, RequestResult } from '../../src/sim/engine/types.ts'
 import { VirtualClock } from '../../src/sim/engine/virtual-clock.ts';
 import type { Policy } from '../policies/policy.ts';
 import { GrowableSamples } from '../stats/growable-samples.ts';
+import { slowedEngineConfig } from '../workloads/fleet-shape.ts';
 import type { Workload, WorkloadRequest } from '../workloads/types.ts';
 import { xxh3ChainedBlockHash } from './chained-block-hash.ts';
 import { DesPod } from './des-pod.ts';
@@ -162,7 +163,8 @@ class DesRun {
 
   private createPodEngine(pod: DesPod): SimEngine {
     const generation = pod.generation;
-    return createEngine(this.options.engine, this.clock, {
+    const slowdown = this.options.workload.fleet.slowdown?.[pod.index] ?? 1;
+    return createEngine(slowedEngineConfig(this.options.engine, slowdown), this.clock, {
       hashBlock: xxh3ChainedBlockHash,
       hooks: {
         onKvEvents: (events) =>
@@ -238,6 +240,7 @@ class DesRun {
 
     const base = {
       id: request.id,
+      ...(request.group !== undefined ? { group: request.group } : {}),
       stage: request.stage,
       arrivalS,
       promptTokens: tokens.length,
@@ -294,7 +297,7 @@ class DesRun {
     request: WorkloadRequest,
     tokens: readonly number[],
     schedReq: SchedulingRequest,
-    base: Pick<RequestRecord, 'id' | 'stage' | 'arrivalS' | 'promptTokens' | 'decisionUs'>,
+    base: Pick<RequestRecord, 'id' | 'group' | 'stage' | 'arrivalS' | 'promptTokens' | 'decisionUs'>,
     finish: (record: RequestRecord, outcome: 'success' | 'error') => void,
     failed: (error: string) => RequestRecord,
   ): void {

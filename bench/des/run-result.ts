@@ -2,6 +2,8 @@
 
 export interface RequestRecord {
   readonly id: string;
+  /** The workload's request group (siblings sent together), when it has one. */
+  readonly group?: string;
   readonly stage: number;
   /** Endpoint the router chose; null when it chose none. */
   readonly pod: string | null;

@@ -37,9 +37,9 @@ interface PluginSpec {
   parameters?: Record<string, unknown>;
 }
 
-/** §3.5b's config with the block size set to the engine's and speculative indexing on. */
-function preciseConfig(blockSize: number): object {
-  const config = parse(PRECISE_CONFIG_YAML) as { plugins: PluginSpec[] };
+/** A config whose precise producers hash at the engine's block size (vLLM `--block-size`). */
+function withEngineBlockSize(yaml: string, blockSize: number): { plugins: PluginSpec[] } {
+  const config = parse(yaml) as { plugins: PluginSpec[] };
   for (const plugin of config.plugins) {
     if (plugin.type !== 'precise-prefix-cache-producer') continue;
     const params = (plugin.parameters ??= {});
@@ -47,6 +47,16 @@ function preciseConfig(blockSize: number): object {
       ...(params['tokenProcessorConfig'] as object | undefined),
       blockSizeTokens: blockSize,
     };
+  }
+  return config;
+}
+
+/** §3.5b's config with the block size set to the engine's and speculative indexing on. */
+function preciseConfig(blockSize: number): object {
+  const config = withEngineBlockSize(PRECISE_CONFIG_YAML, blockSize);
+  for (const plugin of config.plugins) {
+    if (plugin.type !== 'precise-prefix-cache-producer') continue;
+    const params = (plugin.parameters ??= {});
     params['speculativeIndexing'] = true;
     params['speculativeTTL'] = '2s';
   }
@@ -114,8 +124,8 @@ function kvedgePolicy(): Policy {
       name: 'kvedge',
       summary: "kvedge's own policy (named config `kvedge`)",
       reference: 'src/scheduler/config/defaults.ts',
-      configYaml: () => own,
-      build: ({ state }) => loadSchedulerConfig(own, { state }),
+      configYaml: (blockSize) => stringify(withEngineBlockSize(own, blockSize)),
+      build: ({ state, blockSize }) => loadSchedulerConfig(withEngineBlockSize(own, blockSize), { state }),
     };
   }
   return {

@@ -120,6 +120,65 @@ function ladderTables(workload: Workload, policies: readonly ReportedPolicy[]): 
   ].join('\n');
 }
 
+function coLocationSection(policies: readonly ReportedPolicy[]): string {
+  const measured = policies.filter((p) => p.metrics.coLocation);
+  if (measured.length === 0) return '';
+  const header = [
+    'policy',
+    'groups',
+    'requests on their group’s modal pod',
+    'groups fully co-located',
+    'worst group',
+  ];
+  const lines = [
+    '## Sibling co-location',
+    '',
+    "Share of each sibling group's requests that ran on the group's most-used pod.",
+    '',
+    row(header),
+    row(header.map((_, i) => (i === 0 ? '---' : '---:'))),
+  ];
+  for (const p of measured) {
+    const c = p.metrics.coLocation!;
+    lines.push(
+      row([
+        p.name,
+        String(c.groups),
+        percent(c.onModalPod),
+        percent(c.fullyCoLocated),
+        percent(c.worstGroup),
+      ]),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function hitTimelineSection(workload: Workload, policies: readonly ReportedPolicy[]): string {
+  const measured = policies.filter((p) => p.metrics.hitTimeline);
+  const first = measured[0]?.metrics.hitTimeline;
+  if (!first) return '';
+  const events = workload.fleetEvents.map(
+    (e) => `pod ${e.pod} ${e.action === 'kill' ? 'killed' : 'restored'} at ${fixed(e.atS, 0)} s`,
+  );
+  const windows = first.hitRates.map((_, i) => `${i * first.windowS}–${(i + 1) * first.windowS}`);
+  const header = ['policy', 'before kill', 'back within 5% after restore (s)', ...windows];
+  const lines = [
+    '## Hit rate over time',
+    '',
+    `Engine prefix hit rate of the requests arriving in each ${first.windowS} s window (${events.join(', ')}).`,
+    '',
+    row(header),
+    row(header.map((_, i) => (i === 0 ? '---' : '---:'))),
+  ];
+  for (const p of measured) {
+    const t = p.metrics.hitTimeline!;
+    lines.push(
+      row([p.name, percent(t.beforeKill), fixed(t.recoveryS, 0), ...t.hitRates.map((r) => percent(r))]),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 function errorSection(policies: readonly ReportedPolicy[]): string {
   const failing = policies.filter((p) => p.metrics.errors > 0);
   if (failing.length === 0) return '';
@@ -169,6 +228,8 @@ export function renderMarkdown(input: ReportInput): string {
     ...(aliasNotes.length > 0 ? ['', ...aliasNotes] : []),
     '',
     ladderTables(workload, input.policies),
+    coLocationSection(input.policies),
+    hitTimelineSection(workload, input.policies),
     errorSection(input.policies),
     '## Charts',
     '',

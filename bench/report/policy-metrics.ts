@@ -11,7 +11,9 @@
 import type { RequestRecord, RunResult } from '../des/run-result.ts';
 import { quantileSorted, sortedCopy } from '../stats/percentile.ts';
 import { coefficientOfVariation, maxOverMin } from '../stats/spread.ts';
-import type { Stage } from '../workloads/types.ts';
+import type { FleetEvent, Stage } from '../workloads/types.ts';
+import { coLocation, type CoLocation } from './co-location.ts';
+import { hitTimeline, type HitTimeline } from './hit-timeline.ts';
 
 export interface StageMetrics {
   readonly stage: number;
@@ -43,6 +45,10 @@ export interface PolicyMetrics {
   readonly podMaxOverMin: number;
   readonly decisionUs: { readonly p50: number; readonly p99: number };
   readonly stages: readonly StageMetrics[];
+  /** Sibling groups kept on one pod (workloads with request groups). */
+  readonly coLocation?: CoLocation;
+  /** Hit rate by arrival window around pod kills (workloads with fleet events). */
+  readonly hitTimeline?: HitTimeline;
   readonly simEndS: number;
   readonly wallS: number;
 }
@@ -68,7 +74,11 @@ function sumWindow(perSecond: readonly number[], fromS: number, toS: number): nu
   return sum;
 }
 
-export function computeMetrics(run: RunResult, stages: readonly Stage[]): PolicyMetrics {
+export function computeMetrics(
+  run: RunResult,
+  stages: readonly Stage[],
+  fleetEvents: readonly FleetEvent[] = [],
+): PolicyMetrics {
   const included = run.records.filter((r) => !stages[r.stage]?.warmup);
   const ok = included.filter((r) => r.error === null);
   const ttfts = sortedCopy(ok.map(ttft));
@@ -84,6 +94,8 @@ export function computeMetrics(run: RunResult, stages: readonly Stage[]): Policy
   const window = windowEnd - windowStart;
   const outputTokens = ok.reduce((n, r) => n + r.completionTokens, 0);
   const perPod = Object.values(run.dispatchedPerPod);
+  const siblings = coLocation(included);
+  const timeline = hitTimeline(run.records, fleetEvents);
 
   return {
     policy: run.policy,
@@ -105,6 +117,8 @@ export function computeMetrics(run: RunResult, stages: readonly Stage[]): Policy
     podMaxOverMin: maxOverMin(perPod),
     decisionUs: { p50: quantileSorted(decisions, 0.5), p99: quantileSorted(decisions, 0.99) },
     stages: stages.map((stage) => stageMetrics(stage, run)),
+    ...(siblings ? { coLocation: siblings } : {}),
+    ...(timeline ? { hitTimeline: timeline } : {}),
     simEndS: run.simEndS,
     wallS: run.wallS,
   };

@@ -1,7 +1,7 @@
 /** Every workload `--workload` accepts, by name. */
 import { churn } from './churn.ts';
 import { inferencePerfFile } from './inference-perf-file.ts';
-import { llmdSharedPrefix } from './llm-d-shared-prefix.ts';
+import { llmdSharedPrefix, llmdSharedPrefixHeterogeneous } from './llm-d-shared-prefix.ts';
 import { mooncakeFile } from './mooncake-file.ts';
 import { multiTurn } from './multi-turn.ts';
 import { noReuse } from './no-reuse.ts';
@@ -12,6 +12,7 @@ import type { WorkloadDefinition } from './types.ts';
 
 export const WORKLOADS: readonly WorkloadDefinition[] = [
   llmdSharedPrefix,
+  llmdSharedPrefixHeterogeneous,
   sglangGsp,
   multiTurn,
   singlePrefix,

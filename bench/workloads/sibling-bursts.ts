@@ -45,6 +45,7 @@ export const siblingBursts: WorkloadDefinition = {
         for (let sample = 0; sample < shape.samples; sample++) {
           requests.push({
             id: `b${burst}p${problem}s${sample}`,
+            group: `b${burst}p${problem}`,
             arrivalS: at,
             stage: burst,
             prompt: () => randomTokens(streamFor(seed, 'problem', burst, problem), shape.promptLen),

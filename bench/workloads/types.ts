@@ -34,6 +34,11 @@ export interface WorkloadRequest {
   readonly promptLength: number;
   /** The exact tokens the engine will generate (ignore_eos: the output length is exact). */
   readonly outputTokenIds: readonly number[];
+  /**
+   * Requests sent together that should share a pod (the samples of one problem in a sibling burst):
+   * the report measures how many of a group's requests ran on its most-used pod.
+   */
+  readonly group?: string;
 }
 
 /** A change to the fleet during the run (W12 churn). */
@@ -53,6 +58,11 @@ export interface FleetShape {
   readonly blockSize: number;
   /** KV blocks per pod. */
   readonly numGpuBlocks: number;
+  /**
+   * Step-time multiplier per pod (index = pod), for a heterogeneous fleet: 2 means every step of
+   * that pod takes twice as long. Absent: every pod runs the profile as is.
+   */
+  readonly slowdown?: readonly number[];
 }
 
 export interface Workload {
@@ -95,6 +105,8 @@ export interface WorkloadOptions {
   readonly file?: string;
   /** Trace replay speed (Mooncake): timestamps are divided by it (Dynamo's A/B uses 0.8). */
   readonly traceSpeed?: number;
+  /** Heterogeneous fleet: the odd-indexed pods (half the fleet) run this many times slower. */
+  readonly slowFactor?: number;
 }
 
 export interface WorkloadDefinition {
