@@ -20,6 +20,7 @@ import { loadSchedulerConfig } from '../scheduler/config/loader.ts';
 import { SchedulerConfigError } from '../scheduler/config/config-error.ts';
 import { SimFleet } from '../sim/server/sim-fleet.ts';
 import { SIM_DEFAULTS, fleetOptionsFrom } from '../sim/server/sim-options.ts';
+import { resolveIndexBlockSize } from '../routing/index-block-size.ts';
 
 const int =
   (name: string, min = 0) =>
@@ -56,7 +57,7 @@ interface ServeOptions {
   simPods: number;
   simPort: number;
   tokenizer: string[];
-  indexBlockSize: number;
+  indexBlockSize?: number;
   indexCapacity: number;
   tokenizerThreads: number;
   objectives?: string;
@@ -132,7 +133,11 @@ program
     '--objectives <file>',
     'InferenceObjectives YAML (name + priority); negative priorities are shed with 429 when saturated',
   )
-  .option('--index-block-size <n>', 'block size of the KV-event index keys', int('--index-block-size', 1), 16)
+  .option(
+    '--index-block-size <n>',
+    "block size of the KV-event index keys (default: the precise producer's blockSizeTokens, else 16)",
+    int('--index-block-size', 1),
+  )
   .option(
     '--index-capacity <keys>',
     'blocks the KV-event index holds (~72 B each)',
@@ -176,7 +181,8 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
     ? parseInferenceObjectives(await readFile(o.objectives, 'utf8'))
     : undefined;
   // Check the scheduler config before starting anything (a local fleet takes seconds to boot).
-  loadSchedulerConfig(schedulerConfig, objectives ? { objectives } : {});
+  const loaded = loadSchedulerConfig(schedulerConfig, objectives ? { objectives } : {});
+  const indexBlockSize = resolveIndexBlockSize(loaded, o.indexBlockSize);
   let sim: SimFleet | null = null;
   let discovery = discoveryFrom(o);
   if (!discovery) {
@@ -186,6 +192,8 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
         ...SIM_DEFAULTS,
         pods: o.simPods,
         port: o.simPort,
+        // The local pods' KV blocks line up with the index keys, as a well-configured vLLM's would.
+        blockSize: indexBlockSize,
         fleetFile: null,
         controlPort: null,
       }),
@@ -210,7 +218,7 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
     scrapeIntervalMs: o.scrapeIntervalMs,
     logger,
     tokenizers,
-    indexBlockSize: o.indexBlockSize,
+    indexBlockSize,
     indexCapacityKeys: o.indexCapacity,
     tokenizerThreads: o.tokenizerThreads,
     ...(objectives ? { objectives } : {}),

@@ -33,12 +33,17 @@ export interface DispatchOutcome {
   readonly promptTokens?: number;
   readonly completionTokens?: number;
   readonly cachedTokens?: number;
-  /** From dispatch to the first response body byte, measured at the router. */
+  /** Streamed responses only: from dispatch to the first response body byte, measured at the router. */
   readonly ttftMs?: number;
 }
 
 /** Returned by `dispatched`; released exactly once when that dispatch ends (success, failure, retry, abort). */
 export interface DispatchLease {
+  /**
+   * Optional: the first body byte of a streamed success response arrived, i.e. the engine emitted
+   * the request's first token. Called at most once, before `release`.
+   */
+  firstToken?(): void;
   release(outcome: DispatchOutcome): void;
 }
 

@@ -105,6 +105,14 @@ export class SchedulerRoutingService implements RoutingService {
     }
     let released = false;
     return {
+      firstToken: () => {
+        if (released || !pending) return;
+        this.opts.config.scheduler.recordFirstToken({
+          requestId: pending.schedReq.requestId,
+          endpointId,
+          nowMs: this.opts.clock(),
+        });
+      },
       release: (outcome) => {
         if (released) return;
         released = true;

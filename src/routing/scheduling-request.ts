@@ -39,6 +39,7 @@ export function toSchedulingRequest(
     headers: req.headers,
     priority,
     ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+    stream: req.stream,
   };
 }
 

@@ -25,6 +25,7 @@ import type {
   SchedulingRequest,
   SchedulingResult,
 } from './types.ts';
+import { isFirstTokenAware, type FirstTokenEvent } from './peers/first-token-hook.ts';
 
 /** The wiring of a scheduler: what the config loader builds. */
 export interface SchedulerSpec {
@@ -143,6 +144,15 @@ export class Scheduler {
     if (decision.endpointId === null) return;
     const event = { request, decision, nowMs };
     for (const plugin of this.plugins) plugin.onDispatch?.(event);
+  }
+
+  /**
+   * Tells plugins that implement the first-token hook that a dispatched request's first token
+   * arrived (its prefill is done): learning pickers correct their queue clocks at that moment
+   * instead of waiting for the whole response.
+   */
+  recordFirstToken(event: FirstTokenEvent): void {
+    for (const plugin of this.plugins) if (isFirstTokenAware(plugin)) plugin.onFirstToken(event);
   }
 
   /** Tells plugins that a dispatched request's response finished. */

@@ -36,6 +36,12 @@ export interface SchedulingRequest {
   readonly priority?: number;
   /** Opaque session id for session affinity, when the edge extracted one. */
   readonly sessionId?: string;
+  /**
+   * Whether the client asked for a streamed response. Only then does the router see the first
+   * token (the first body byte) and report it through the first-token hook; a buffered response's
+   * first byte is its last. Unknown (undefined): assume it is reported.
+   */
+  readonly stream?: boolean;
 }
 
 /** Extension point names, as used in timing reports (llm-d's `plugin_duration_seconds{extension_point}`). */

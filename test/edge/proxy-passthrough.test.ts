@@ -40,7 +40,9 @@ describe('non-streaming', () => {
     expect(lease.endpointId).toBe(upstream.endpoint.id);
     expect(lease.outcome).toMatchObject({ ok: true, completionTokens: 6, cachedTokens: 3 });
     expect(lease.outcome!.promptTokens).toBeGreaterThan(0);
-    expect(lease.outcome!.ttftMs).toBeGreaterThan(0);
+    // A buffered response's first byte is its last: neither a TTFT nor a first-token event.
+    expect(lease.outcome!.ttftMs).toBeUndefined();
+    expect(lease.firstTokenBeforeRelease).toBe(false);
   });
 
   it.each([
@@ -104,7 +106,10 @@ describe('streaming', () => {
     }
     expect(text).toBe('Hello from the fake upstream.');
     expect(usage).toMatchObject({ completion_tokens: 6, prompt_tokens_details: { cached_tokens: 11 } });
-    expect(routing.leases.at(-1)!.outcome).toMatchObject({ ok: true, completionTokens: 6, cachedTokens: 11 });
+    const lease = routing.leases.at(-1)!;
+    expect(lease.outcome).toMatchObject({ ok: true, completionTokens: 6, cachedTokens: 11 });
+    expect(lease.outcome!.ttftMs).toBeGreaterThan(0);
+    expect(lease.firstTokenBeforeRelease).toBe(true);
     expect(await edge.metrics.ttft.get()).toMatchObject({
       values: expect.arrayContaining([
         expect.objectContaining({ labels: expect.objectContaining({ streaming: 'true' }) }),

@@ -72,6 +72,10 @@ export class EdgeProxy {
         canRetry: i + 1 < attempts,
         config: upstream,
         metrics: this.metrics,
+        // A streamed response's first byte is its first token; a buffered one's is its last.
+        onFirstByte: (streaming) => {
+          if (streaming) this.notifyFirstToken(lease, request);
+        },
         relay: {
           maxBufferedBytes: upstream.maxBufferedBytes,
           addHeaders: this.endpointHeaders(endpoint.id),
@@ -105,6 +109,14 @@ export class EdgeProxy {
     return { endpointId };
   }
 
+  private notifyFirstToken(lease: DispatchLease, request: EdgeRequest): void {
+    try {
+      lease.firstToken?.();
+    } catch (error) {
+      this.logger.error({ err: error, requestId: request.requestId }, 'dispatch lease firstToken threw');
+    }
+  }
+
   private release(lease: DispatchLease, result: AttemptResult, request: EdgeRequest): void {
     const outcome: DispatchOutcome =
       result.kind === 'retry'
@@ -112,7 +124,10 @@ export class EdgeProxy {
         : {
             ok: result.ok,
             ...result.usage,
-            ...(result.firstByteAt !== undefined ? { ttftMs: result.firstByteAt - result.dispatchedAt } : {}),
+            // A buffered response's first byte is its last: only a stream's first byte is a TTFT.
+            ...(result.firstByteAt !== undefined && result.streaming
+              ? { ttftMs: result.firstByteAt - result.dispatchedAt }
+              : {}),
           };
     try {
       lease.release(outcome);

@@ -48,6 +48,8 @@ export interface AttemptOptions {
   readonly config: UpstreamConfig;
   readonly relay: Omit<RelayOptions, 'onFlowChange'>;
   readonly metrics: EdgeMetrics;
+  /** Called once at the first response body byte of a success response (streamed or not). */
+  readonly onFirstByte?: (streaming: boolean) => void;
 }
 
 type TimerKind = 'first_byte_timeout' | 'idle_timeout';
@@ -123,6 +125,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (this.firstByteAt === undefined) {
       this.firstByteAt = performance.now();
       this.arm('idle_timeout', this.options.config.idleTimeoutMs);
+      if (this.status < 400) this.options.onFirstByte?.(this.relay.isEventStream);
     } else {
       this.timer?.refresh();
     }

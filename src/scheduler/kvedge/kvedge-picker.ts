@@ -182,6 +182,8 @@ export class KvedgePicker implements Picker, FirstTokenAware {
         interferenceSeconds: p.interferenceSeconds,
       },
       pending.nowMs + p.ttftSeconds * 1000,
+      // A buffered response never reports its first token: it must not hold the pod's pending floor.
+      event.request.stream !== false,
     );
     this.typicalUncachedTokens += TYPICAL_UNCACHED_ALPHA * (p.uncachedTokens - this.typicalUncachedTokens);
   }

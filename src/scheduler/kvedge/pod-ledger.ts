@@ -205,11 +205,15 @@ export class PodLedger {
 
   /**
    * Records a dispatch whose prefill is predicted to start after `waitMs` and end at
-   * `predictedFirstTokenMs` (which becomes the pod's `busyUntilMs`).
+   * `predictedFirstTokenMs` (which becomes the pod's `busyUntilMs`). `awaitsFirstToken` = false
+   * when no first-token event will come for it (a buffered response): it then only moves the
+   * pod's clock and stays out of the pending list, whose prefill work is a floor on the backlog
+   * until each request's first token is seen.
    */
   dispatch(
     fields: Omit<DispatchRecord, 'predictedFrameMs' | 'shiftAtDispatchMs' | 'firstTokenMs' | 'inPending'>,
     predictedFirstTokenMs: number,
+    awaitsFirstToken = true,
   ): DispatchRecord {
     const book = this.bookFor(fields.endpointId);
     const record: DispatchRecord = {
@@ -227,7 +231,7 @@ export class PodLedger {
     book.lastDispatchMs = Math.max(book.lastDispatchMs, fields.dispatchMs);
     const grace = this.presumeGraceMs;
     if (Number.isFinite(grace)) for (const other of this.pods.values()) other.sweep(fields.dispatchMs, grace);
-    book.addPending(record);
+    if (awaitsFirstToken) book.addPending(record);
     book.outstanding++;
     book.promptTokens += fields.promptTokens;
     return record;

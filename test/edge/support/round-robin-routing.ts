@@ -18,6 +18,8 @@ export interface LeaseRecord {
   readonly requestId: string;
   readonly endpointId: string;
   outcome: DispatchOutcome | undefined;
+  /** Whether `firstToken` was called before the release. */
+  firstTokenBeforeRelease: boolean;
 }
 
 export class RoundRobinRouting implements RoutingService {
@@ -62,10 +64,19 @@ export class RoundRobinRouting implements RoutingService {
   }
 
   dispatched(request: EdgeRequest, _decision: RoutingDecision, endpointId: string): DispatchLease {
-    const record: LeaseRecord = { requestId: request.requestId, endpointId, outcome: undefined };
+    const record: LeaseRecord = {
+      requestId: request.requestId,
+      endpointId,
+      outcome: undefined,
+      firstTokenBeforeRelease: false,
+    };
     this.leases.push(record);
     this.inflight.set(endpointId, (this.inflight.get(endpointId) ?? 0) + 1);
     return {
+      firstToken: () => {
+        if (record.firstTokenBeforeRelease) throw new Error('firstToken reported twice');
+        if (record.outcome === undefined) record.firstTokenBeforeRelease = true;
+      },
       release: (outcome) => {
         if (record.outcome !== undefined) throw new Error('lease released twice');
         record.outcome = outcome;

@@ -246,6 +246,18 @@ describe('kvedge-picker', () => {
     expect(picker.ledger.book('a')!.outstanding).toBe(0);
   });
 
+  it("receives the router's first-token events through the scheduler", () => {
+    const { scheduler, picker } = build();
+    const req = prompt(8);
+    const decision = scheduler.schedule(req, fleet([endpoint('a')]), random());
+    scheduler.recordDispatch(req, decision, NOW);
+    expect(picker.ledger.book('a')!.pending).toHaveLength(1);
+    scheduler.recordFirstToken({ requestId: req.requestId, endpointId: 'a', nowMs: NOW + 350 });
+    expect(picker.ledger.record(req.requestId)!.firstTokenMs).toBe(NOW + 350);
+    expect(picker.ledger.book('a')!.pending).toHaveLength(0);
+    expect(picker.learner.fleetRates().observations).toBe(1);
+  });
+
   it('returns fallbacks by cost with maxNumOfEndpoints', () => {
     const { scheduler, picker } = build({ maxNumOfEndpoints: 3 });
     occupy(picker, 'a', 500);

@@ -33,6 +33,20 @@ describe('PodLedger', () => {
     expect(book.promptTokens).toBe(4000);
   });
 
+  it('keeps a buffered response (no first-token event will come) out of the pending floor', () => {
+    const ledger = new PodLedger(1000, 10_000, 1000);
+    ledger.dispatch(fields('r1', 'a', 1000), 1100);
+    ledger.firstToken('r1', 1100); // first-token events flow: pending requests are never presumed decoding
+    ledger.dispatch(fields('buffered', 'a', 1200), 1300, false);
+    const book = ledger.book('a')!;
+    expect(book.busyUntilMs).toBe(1300);
+    expect(book.outstanding).toBe(2);
+    expect(book.pending).toEqual([]);
+    expect(book.pendingUncached(0)).toBe(0);
+    ledger.dispatch(fields('streamed', 'a', 1200), 1400);
+    expect(book.pending.map((r) => r.requestId)).toEqual(['streamed']);
+  });
+
   it('moves the queue by a first token’s error, and applies each correction once', () => {
     const ledger = new PodLedger(1000, 10_000, 1000);
     ledger.dispatch(fields('r1', 'a', 1000), 1100);
