@@ -392,8 +392,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
       await this.inflight.publishState();
       void this.inflight.poll();
       for (const store of [...this.#sessions.values(), ...this.#histories.values()]) {
-        if (lost) await store.republish();
-        await store.reload();
+        await store.resync(lost);
       }
     } catch (err) {
       this.counters.redisErrors++;

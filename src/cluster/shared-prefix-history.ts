@@ -8,8 +8,14 @@
  * by recency, trimmed to the capacity) and publishes them; peers apply the same `add` to their
  * copies. A replica that starts or resubscribes reloads every endpoint's sorted set.
  *
+ * A write that does not reach Redis (skipped while degraded, or failed) is kept and re-sent, and
+ * published, when Redis is back ({@link SharedPrefixIndexStore.resync}): a prefix routed during a
+ * Redis outage or a Sentinel failover would otherwise stay unknown to the other replicas for as
+ * long as it stays in use.
+ *
  * Bounds: per endpoint at most `capacity` members in Redis and locally; an endpoint's set expires
- * after `ttlMs` without writes.
+ * after `ttlMs` without writes. Unsent writes: at most {@link MAX_UNSENT_BLOCKS} blocks, beyond
+ * which the whole local history is republished instead.
  */
 import type { Logger } from 'pino';
 import type { PrefixIndexStore } from '../scheduler/producers/prefix-index-store.ts';
@@ -19,7 +25,7 @@ import { packKeys, readKey, unpackKeys } from './key-bytes.ts';
 import { LuaScript } from './lua-script.ts';
 import { PrefixHistoryMirror } from './prefix-history-mirror.ts';
 import type { PubSubHub } from './pubsub-hub.ts';
-import type { RedisClient } from './redis-connection.ts';
+import { isConnectionError, type RedisClient } from './redis-connection.ts';
 import type { RedisHealth } from './redis-health.ts';
 
 /**
@@ -63,6 +69,15 @@ return 1
 const SCORE_EPOCH_MS = 1_700_000_000_000;
 /** Blocks per script call (positions must stay below 4096). */
 const MAX_BLOCKS_PER_WRITE = 4096;
+/** Unsent blocks kept for re-sending (8 B each plus the array); more means a full republish. */
+const MAX_UNSENT_BLOCKS = 1 << 18;
+
+interface UnsentWrite {
+  readonly endpointId: string;
+  readonly hashes: readonly bigint[];
+  readonly capacity: number;
+  readonly offset: number;
+}
 
 export interface SharedPrefixHistoryOptions {
   readonly plugin: string;
@@ -79,6 +94,10 @@ export interface SharedPrefixHistoryOptions {
 export class SharedPrefixIndexStore implements PrefixIndexStore {
   readonly #o: SharedPrefixHistoryOptions;
   readonly #local = new PrefixHistoryMirror();
+  #unsent: UnsentWrite[] = [];
+  #unsentBlocks = 0;
+  /** Unsent writes overflowed: only a full republish restores what peers missed. */
+  #unsentOverflow = false;
   #closed = false;
 
   constructor(options: SharedPrefixHistoryOptions) {
@@ -141,13 +160,37 @@ export class SharedPrefixIndexStore implements PrefixIndexStore {
     }
   }
 
-  /** Writes the whole local history to Redis (after Redis lost its data). */
-  async republish(): Promise<void> {
+  /**
+   * After (re)connecting: writes what Redis is missing from this replica — everything when Redis
+   * lost its data, else the writes that never reached it — then loads what the others wrote.
+   * Re-sent writes are published too: a peer that reloaded before they landed still learns them.
+   */
+  async resync(redisLostData: boolean): Promise<void> {
+    const unsent = this.#unsent;
+    const overflow = this.#unsentOverflow;
+    this.#unsent = [];
+    this.#unsentBlocks = 0;
+    this.#unsentOverflow = false;
+    if (redisLostData || overflow) this.republish();
+    else {
+      for (const w of unsent) {
+        // An endpoint removed meanwhile keeps no history.
+        if (this.#local.capacityOf(w.endpointId) > 0)
+          this.#write(w.endpointId, w.hashes, w.capacity, w.offset);
+      }
+    }
+    await this.reload();
+  }
+
+  /** Writes (and publishes) the whole local history to Redis, e.g. after Redis lost its data. */
+  republish(): void {
     for (const endpointId of this.#local.endpointIds()) {
       const hashes = this.#local.recentFirst(endpointId);
       const capacity = this.#local.capacityOf(endpointId);
-      for (let i = 0; i < hashes.length; i += MAX_BLOCKS_PER_WRITE) {
-        this.#write(endpointId, hashes.slice(i, i + MAX_BLOCKS_PER_WRITE), capacity, i, false);
+      // Oldest chunk first, so that a peer applying the messages in order ends with the same recency.
+      const last = Math.floor((hashes.length - 1) / MAX_BLOCKS_PER_WRITE) * MAX_BLOCKS_PER_WRITE;
+      for (let i = last; i >= 0; i -= MAX_BLOCKS_PER_WRITE) {
+        this.#write(endpointId, hashes.slice(i, i + MAX_BLOCKS_PER_WRITE), capacity, i);
       }
     }
   }
@@ -157,20 +200,16 @@ export class SharedPrefixIndexStore implements PrefixIndexStore {
   }
 
   /** @param offset position of the first hash in the prompt (later chunks rank below earlier ones). */
-  #write(
-    endpointId: string,
-    hashes: readonly bigint[],
-    capacity: number,
-    offset: number,
-    publish = true,
-  ): void {
+  #write(endpointId: string, hashes: readonly bigint[], capacity: number, offset: number): void {
     const { health, client, keys, plugin, replicaId, counters, ttlMs } = this.#o;
+    if (this.#closed) return;
     if (!health.healthy) {
       counters.writesSkippedDegraded++;
+      this.#keepUnsent({ endpointId, hashes, capacity, offset });
       return;
     }
     const blob = packKeys(hashes);
-    const header = Buffer.from(`${publish ? 'a' : 'n'}\t${replicaId}\t${endpointId}\t${capacity}\n`);
+    const header = Buffer.from(`a\t${replicaId}\t${endpointId}\t${capacity}\n`);
     const base = (Date.now() - SCORE_EPOCH_MS) * 4096 - offset;
     ADD.run(
       client,
@@ -178,15 +217,31 @@ export class SharedPrefixIndexStore implements PrefixIndexStore {
       [blob, base, capacity, ttlMs, endpointId, keys.historyChannel(plugin), Buffer.concat([header, blob])],
     ).then(
       () => counters.historyWrites++,
-      (err: unknown) => this.#failed(err),
+      (err: unknown) => {
+        // Possibly applied (a timeout after the fact): re-sending is harmless, an add is idempotent.
+        if (isConnectionError(err)) this.#keepUnsent({ endpointId, hashes, capacity, offset });
+        this.#failed(err);
+      },
     );
+  }
+
+  #keepUnsent(write: UnsentWrite): void {
+    if (this.#unsentOverflow) return;
+    if (this.#unsentBlocks + write.hashes.length > MAX_UNSENT_BLOCKS) {
+      this.#unsentOverflow = true;
+      this.#unsent = [];
+      this.#unsentBlocks = 0;
+      return;
+    }
+    this.#unsent.push(write);
+    this.#unsentBlocks += write.hashes.length;
   }
 
   #onMessage(message: Buffer): void {
     const newline = message.indexOf(0x0a);
     if (newline < 0) return;
     const [op, replica, endpointId, capacityText] = message.subarray(0, newline).toString('utf8').split('\t');
-    if (!endpointId || replica === this.#o.replicaId || op === 'n') return;
+    if (!endpointId || replica === this.#o.replicaId) return;
     this.#o.counters.historyReceived++;
     if (op === 'r') {
       this.#local.removeEndpoint(endpointId);

@@ -8,6 +8,10 @@
  * subscription dropped, reloads the hash. Refreshes of an unchanged pin are written at most every
  * tenth of the TTL, so a binding is never more than 10% older on a peer than on its writer.
  *
+ * A binding that did not reach Redis (skipped while degraded, or failed) is written when Redis is
+ * back ({@link SharedSessionAffinityStore.resync}), so a session pinned during an outage or a
+ * Sentinel failover is not unknown to the other replicas until its next rebind.
+ *
  * Bounds: locally, bindings expire by TTL like the in-memory store; in Redis, every replica's
  * periodic sweep removes up to `sweepBatch` expired pins per run through the expiry index, and both
  * keys expire after twice the TTL without writes.
@@ -18,7 +22,7 @@ import type { ClusterCounters } from './cluster-counters.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
 import { LuaScript } from './lua-script.ts';
 import type { PubSubHub } from './pubsub-hub.ts';
-import type { RedisClient } from './redis-connection.ts';
+import { isConnectionError, type RedisClient } from './redis-connection.ts';
 import type { RedisHealth } from './redis-health.ts';
 
 /**
@@ -74,6 +78,8 @@ export interface SharedSessionStoreOptions {
 export class SharedSessionAffinityStore implements SessionAffinityStore {
   readonly #o: SharedSessionStoreOptions;
   readonly #bindings = new Map<string, Binding>();
+  /** Sessions whose latest binding did not reach Redis. */
+  #unsent = new Set<string>();
   readonly #timer: NodeJS.Timeout;
   readonly #now: () => number;
   #lastLocalSweepMs = Number.NEGATIVE_INFINITY;
@@ -107,8 +113,7 @@ export class SharedSessionAffinityStore implements SessionAffinityStore {
   }
 
   retainEndpoints(activeIds: ReadonlySet<string>): void {
-    for (const [id, binding] of this.#bindings)
-      if (!activeIds.has(binding.endpointId)) this.#bindings.delete(id);
+    for (const [id, binding] of this.#bindings) if (!activeIds.has(binding.endpointId)) this.#forget(id);
   }
 
   /** Live and not-yet-swept bindings held locally. */
@@ -127,8 +132,26 @@ export class SharedSessionAffinityStore implements SessionAffinityStore {
     }
   }
 
-  /** Writes every live local binding to Redis (after Redis lost its data). */
-  async republish(): Promise<void> {
+  /**
+   * After (re)connecting: writes what Redis is missing from this replica — every live binding when
+   * Redis lost its data, else the bindings that never reached it — then loads the others' pins.
+   */
+  async resync(redisLostData: boolean): Promise<void> {
+    const unsent = this.#unsent;
+    this.#unsent = new Set();
+    if (redisLostData) this.republish();
+    else {
+      const now = this.#now();
+      for (const sessionId of unsent) {
+        const binding = this.#bindings.get(sessionId);
+        if (binding && now - binding.lastUsedMs <= this.#o.ttlMs) this.#write(sessionId, binding);
+      }
+    }
+    await this.reload();
+  }
+
+  /** Writes every live local binding to Redis, e.g. after Redis lost its data. */
+  republish(): void {
     const now = this.#now();
     for (const [sessionId, binding] of this.#bindings) {
       if (now - binding.lastUsedMs <= this.#o.ttlMs) this.#write(sessionId, binding);
@@ -142,10 +165,13 @@ export class SharedSessionAffinityStore implements SessionAffinityStore {
 
   #write(sessionId: string, binding: Binding): void {
     const { health, client, keys, plugin, replicaId, counters, ttlMs } = this.#o;
+    if (this.#closed) return;
     if (!health.healthy) {
       counters.writesSkippedDegraded++;
+      this.#unsent.add(sessionId);
       return;
     }
+    this.#unsent.delete(sessionId);
     binding.writtenMs = binding.lastUsedMs;
     const value = `${binding.endpointId}\t${binding.lastUsedMs}`;
     BIND.run(
@@ -161,7 +187,10 @@ export class SharedSessionAffinityStore implements SessionAffinityStore {
       ],
     ).then(
       () => counters.pinWrites++,
-      (err: unknown) => this.#failed(err),
+      (err: unknown) => {
+        if (isConnectionError(err)) this.#unsent.add(sessionId);
+        this.#failed(err);
+      },
     );
   }
 
@@ -192,8 +221,13 @@ export class SharedSessionAffinityStore implements SessionAffinityStore {
     if (nowMs - this.#lastLocalSweepMs < this.#o.sweepIntervalMs) return;
     this.#lastLocalSweepMs = nowMs;
     for (const [id, binding] of this.#bindings) {
-      if (nowMs - binding.lastUsedMs > this.#o.ttlMs) this.#bindings.delete(id);
+      if (nowMs - binding.lastUsedMs > this.#o.ttlMs) this.#forget(id);
     }
+  }
+
+  #forget(sessionId: string): void {
+    this.#bindings.delete(sessionId);
+    this.#unsent.delete(sessionId);
   }
 
   async #sweepRedis(): Promise<void> {

@@ -19,6 +19,7 @@ import type { ClusterStateConfigInput } from '../cluster/config.ts';
 import { MemoryBlockIndex } from '../index-store/memory-index.ts';
 import type { InferenceObjective } from '../scheduler/admission/inference-objectives.ts';
 import { loadSchedulerConfig } from '../scheduler/config/loader.ts';
+import { registerClusterMetrics } from './cluster-metrics.ts';
 import { registerFleetMetrics } from './fleet-metrics.ts';
 import { PreciseIndexOwner } from './precise-index-owner.ts';
 import {
@@ -27,6 +28,7 @@ import {
   buildRoutingService,
   usesPreciseIndex,
 } from './routing-thread.ts';
+import { resolveIndexBlockSize } from './index-block-size.ts';
 
 export interface RouterOptions {
   readonly discovery: Discovery;
@@ -48,7 +50,10 @@ export interface RouterOptions {
    * with tokenizer.json). Used when the scheduler config has a precise-prefix-cache-producer.
    */
   readonly tokenizers?: Readonly<Record<string, string>>;
-  /** Block size of the KV-event index's request keys. Default 16 (vLLM's default). */
+  /**
+   * Block size of the KV-event index's request keys. Default: the precise producer's
+   * `blockSizeTokens`, else 16 (vLLM's default). Must equal `blockSizeTokens` when both are set.
+   */
   readonly indexBlockSize?: number;
   /** Request keys the block index holds (bounded memory, ~72 bytes each). Default 2^21. */
   readonly indexCapacityKeys?: number;
@@ -79,7 +84,9 @@ export class Router {
   static async start(options: RouterOptions): Promise<Router> {
     const logger = options.logger ?? pino({ name: 'kvedge', level: 'info' });
     // Fail fast on a bad scheduler config, before any thread or socket exists.
-    const precise = usesPreciseIndex(loadSchedulerConfig(options.schedulerConfig));
+    const loadedConfig = loadSchedulerConfig(options.schedulerConfig);
+    const precise = usesPreciseIndex(loadedConfig);
+    const blockSize = resolveIndexBlockSize(loadedConfig, options.indexBlockSize);
     const registry = new EndpointRegistry({
       discovery: options.discovery,
       scraper: { intervalMs: options.scrapeIntervalMs ?? 50 },
@@ -93,7 +100,6 @@ export class Router {
     await registry.start();
     undo.push(() => registry.close());
     try {
-      const blockSize = options.indexBlockSize ?? 16;
       const speculativeChannel = `kvedge-speculative-${randomUUID()}`;
       const indexOptions = { blockSize, capacityKeys: options.indexCapacityKeys ?? 2 ** 21 };
       const mirror = precise ? MemoryBlockIndex.create(indexOptions) : undefined;
@@ -150,6 +156,7 @@ export class Router {
       undo.push(() => mainRouting.close());
       const mainRegistry = new Registry();
       registerFleetMetrics(mainRegistry, registry.shared, routerClock);
+      if (cluster) registerClusterMetrics(mainRegistry, cluster, registry.shared, routerClock);
 
       let serving: Serving;
       let threadMetrics: { metrics(): Promise<string> };
