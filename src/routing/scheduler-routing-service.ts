@@ -18,6 +18,7 @@ import type { Random } from '../scheduler/prng.ts';
 import type { Decision, PluginTiming, SchedulingRequest } from '../scheduler/types.ts';
 import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts';
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
+import { debugPluginState } from './debug-state.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
 export interface FeatureSource {
@@ -148,6 +149,7 @@ export class SchedulerRoutingService implements RoutingService {
       endpointId: decision.endpointId,
       fallbackEndpointIds: decision.fallbackEndpointIds,
       trace: decision.trace,
+      pluginState: debugPluginState(decision.state.pluginState),
     };
   }
 
