@@ -1,10 +1,12 @@
 /**
- * Prefix affinity under the default (llm-d well-lit) config: requests sharing a long system prompt
- * with different questions stick to the pod that served the prefix first, that pod reports engine
- * prefix-cache hits, and POST /debug/route on the admin port explains why (chosen endpoint,
- * profile, and per candidate every scorer's raw score, weight, contribution and total).
+ * Prefix affinity under llm-d's well-lit config and under the default (kvedge) config: requests
+ * sharing a long system prompt with different questions stick to the pod that served the prefix
+ * first, that pod reports engine prefix-cache hits, and POST /debug/route on the admin port explains
+ * why (well-lit: per candidate every scorer's raw score, weight, contribution and total; kvedge:
+ * every candidate's cached tokens and predicted cost).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { namedConfigs } from '../../src/scheduler/config/defaults.ts';
 import { MODEL, longSystemPrompt, postJson, startStack, type Stack } from './support/stack.ts';
 
 interface ScoreTrace {
@@ -51,14 +53,14 @@ const question = (i: number) => ({
 });
 
 beforeAll(async () => {
-  stack = await startStack({ pods: 3 });
+  stack = await startStack({ pods: 3 }, { schedulerConfig: namedConfigs['llm-d-well-lit'] });
 }, 30_000);
 
 afterAll(async () => {
   await stack?.stop();
 });
 
-describe('prefix affinity (default config)', () => {
+describe('prefix affinity (llm-d-well-lit)', () => {
   let servedBy = '';
 
   it('sends every request sharing the long prefix to the same pod, which reports cache hits', async () => {
@@ -133,5 +135,43 @@ describe('prefix affinity (default config)', () => {
     await postJson(`${stack.adminUrl}/debug/route`, question(100));
     const after = stack.pods.map((p) => p.engineStats);
     expect(after).toEqual(before);
+  });
+});
+
+describe('prefix affinity (default config: kvedge)', () => {
+  let kvedge: Stack;
+  beforeAll(async () => {
+    kvedge = await startStack({ pods: 3 });
+  }, 30_000);
+  afterAll(async () => {
+    await kvedge?.stop();
+  });
+
+  it('keeps the prefix on one pod and explains the pick with each candidate’s cached tokens and cost', async () => {
+    const endpoints: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await postJson(`${kvedge.baseUrl}/v1/chat/completions`, question(i));
+      expect(r.status).toBe(200);
+      endpoints.push(r.headers.get('x-kvedge-endpoint') ?? '');
+    }
+    expect(new Set(endpoints).size).toBe(1);
+    const holder = endpoints[0]!;
+    const r = await postJson(`${kvedge.adminUrl}/debug/route`, question(99));
+    const explained = r.body as {
+      endpointId: string;
+      pluginState: Record<
+        string,
+        { costs?: { endpointId: string; cachedTokens: number; prediction: { costSeconds: number } }[] }
+      >;
+    };
+    expect(explained.endpointId).toBe(holder);
+    const costs = explained.pluginState['kvedge-picker']!.costs!;
+    expect(costs.map((c) => c.endpointId).sort()).toEqual(kvedge.pods.map((p) => p.address).sort());
+    const held = costs.find((c) => c.endpointId === holder)!;
+    expect(held.cachedTokens).toBeGreaterThan(3_000);
+    for (const other of costs.filter((c) => c !== held)) {
+      expect(other.cachedTokens).toBe(0);
+      expect(other.prediction.costSeconds).toBeGreaterThan(held.prediction.costSeconds);
+    }
   });
 });

@@ -26,6 +26,7 @@ import {
   workloads,
 } from './support/manifest-queries.ts';
 import { assertSchemasAvailable, validateManifest } from './support/schema-validation.ts';
+import { namedConfigs } from '../../src/scheduler/config/defaults.ts';
 
 const K8S = fileURLToPath(new URL('../../k8s/', import.meta.url));
 const KUSTOMIZATIONS = ['overlays/default', 'base', 'examples/vllm'] as const;
@@ -348,7 +349,7 @@ describe('the router container', () => {
     ).toBeDefined();
   });
 
-  it('reads an llm-d EndpointPickerConfig with weights prefix 3 / KV 2 / queue 2 that kvedge loads', () => {
+  it("mounts kvedge's own policy as an EndpointPickerConfig the router loads", () => {
     const configPath = flagValue(routerArgs(), '--config') as string;
     const mount = (routerContainer().volumeMounts as Json[]).find((m) =>
       configPath.startsWith(`${m.mountPath}/`),
@@ -364,21 +365,14 @@ describe('the router container', () => {
     const parsed = parseYaml(text);
     expect(parsed.apiVersion).toBe('llm-d.ai/v1alpha1');
     expect(parsed.kind).toBe('EndpointPickerConfig');
-    expect(parsed.plugins.map((p: Json) => p.type)).toEqual([
-      'prefix-cache-scorer',
-      'kv-cache-utilization-scorer',
-      'queue-scorer',
-      'max-score-picker',
+    // The same policy as the router's config-less default (the named config `kvedge`).
+    expect(parsed).toEqual(parseYaml(namedConfigs.kvedge));
+    const loaded = loadSchedulerConfig(text);
+    expect(loaded.scheduler.profiles.get('default')!.picker.type).toBe('kvedge-picker');
+    expect(loaded.scheduler.producers.map((p) => p.type)).toEqual([
+      'precise-prefix-cache-producer',
+      'approx-prefix-cache-producer',
     ]);
-
-    const profile = loadSchedulerConfig(text).scheduler.profiles.get('default');
-    expect(profile).toBeDefined();
-    expect(Object.fromEntries(profile!.scorers.map((s) => [s.scorer.name, s.weight]))).toEqual({
-      'prefix-cache-scorer': 3,
-      'kv-cache-utilization-scorer': 2,
-      'queue-scorer': 2,
-    });
-    expect(profile!.picker.name).toBe('max-score-picker');
   });
 });
 

@@ -33,8 +33,19 @@ const expectConfigError = (yaml: string, ...fragments: string[]) => {
 };
 
 describe('default config (llm-d-router.md §3.2–3.3)', () => {
-  it('is the well-lit path: queue 2, kv-cache 2, prefix 3, max-score picker, single-profile handler', () => {
+  it("is kvedge's own picker with the precise producer and the approximate fallback", () => {
     const loaded = loadSchedulerConfig();
+    expect(shape(loaded.scheduler)).toEqual({
+      default: { filters: ['decode-filter'], scorers: [], picker: 'kvedge-picker' },
+    });
+    expect(loaded.scheduler.producers.map((p) => p.type)).toEqual([
+      'precise-prefix-cache-producer',
+      'approx-prefix-cache-producer',
+    ]);
+  });
+
+  it('keeps llm-d’s well-lit path as a named config: queue 2, kv-cache 2, prefix 3, max-score picker', () => {
+    const loaded = loadNamedConfig('llm-d-well-lit');
     expect(shape(loaded.scheduler)).toEqual({
       default: {
         filters: [],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointSnapshot } from '../../src/fleet/types.ts';
-import { loadSchedulerConfig } from '../../src/scheduler/config/loader.ts';
+import { loadNamedConfig } from '../../src/scheduler/config/loader.ts';
 import { MaxScorePicker } from '../../src/scheduler/pickers/max-score-picker.ts';
 import { createRandom } from '../../src/scheduler/prng.ts';
 import { SingleProfileHandler } from '../../src/scheduler/profile-handlers/single-profile-handler.ts';
@@ -104,7 +104,7 @@ describe('scheduling core (llm-d-router.md §2.2)', () => {
   });
 
   it('produces a JSON-serializable trace and reports plugin timings through the context', () => {
-    const { scheduler } = loadSchedulerConfig();
+    const { scheduler } = loadNamedConfig('llm-d-well-lit');
     let clock = 0;
     const timings: PluginTiming[] = [];
     const decision = scheduler.schedule(request({ promptText: text('x', 5000) }), fleet(eps), {
@@ -132,7 +132,7 @@ describe('scheduling core (llm-d-router.md §2.2)', () => {
   });
 
   it('does not change plugin state until the decision is dispatched', () => {
-    const { scheduler } = loadSchedulerConfig();
+    const { scheduler } = loadNamedConfig('llm-d-well-lit');
     const prompt = text('shared', 64 * 4 * 20);
     const first = scheduler.schedule(request({ promptText: prompt }), fleet(eps), {
       random: createRandom(3),
@@ -161,7 +161,7 @@ describe('default config: the well-lit trade-off (prefix 3, KV 2, queue 2)', () 
 
   /** A loaded default scheduler where endpoint `a` already served a prompt with the 90-block system prompt. */
   function warmed() {
-    const { scheduler } = loadSchedulerConfig();
+    const { scheduler } = loadNamedConfig('llm-d-well-lit');
     const warm = request({ promptText: system + text('q0', 10 * BLOCK) });
     const decision = scheduler.schedule(warm, fleet([endpoint('a'), endpoint('b'), endpoint('c')]), {
       random: createRandom(1),

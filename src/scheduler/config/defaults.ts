@@ -116,6 +116,12 @@ schedulingProfiles:
   - {pluginRef: kvedge-picker}
 `;
 
+/**
+ * What a router without a config runs: kvedge's own picker (docs/scheduling.md has the tables that
+ * made it the default). llm-d's well-lit path stays available as `llm-d-well-lit`.
+ */
+export const DEFAULT_POLICY = 'kvedge' satisfies NamedConfig;
+
 /** Named configs selectable by the router and the benchmark. */
 export const namedConfigs = {
   'llm-d-well-lit': DEFAULT_CONFIG_YAML,

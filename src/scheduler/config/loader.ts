@@ -2,7 +2,8 @@
  * Loads an llm-d `EndpointPickerConfig` (llm-d-router.md §3) into a runnable {@link Scheduler},
  * injecting llm-d's defaults (§3.2):
  *
- * - no config (or an empty one) → the well-lit path (`DEFAULT_CONFIG_YAML`);
+ * - no config (or an empty one) → kvedge's own policy (`DEFAULT_POLICY`, the named config `kvedge`);
+ *   llm-d's well-lit path stays available as the named config `llm-d-well-lit`;
  * - plugin `name` defaults to its `type`; scorer `weight` defaults to 1.0;
  * - `schedulingProfiles` omitted → one `default` profile with every filter, scorer and picker;
  * - a profile without a picker gets `max-score-picker`;
@@ -43,7 +44,7 @@ import type {
 } from '../types.ts';
 import { createBuiltinRegistry } from './builtin-plugins.ts';
 import { SchedulerConfigError } from './config-error.ts';
-import { DEFAULT_CONFIG_YAML, namedConfigs, type NamedConfig } from './defaults.ts';
+import { DEFAULT_POLICY, namedConfigs, type NamedConfig } from './defaults.ts';
 import type { ExternalPluginType, PluginRegistry } from './registry.ts';
 import type { EndpointPickerConfig, SchedulingProfileSpec } from './schema.ts';
 import { endpointPickerConfigSchema, LEGACY_API_VERSION } from './schema.ts';
@@ -133,10 +134,10 @@ export function loadNamedConfig(name: NamedConfig, options: LoadOptions = {}): L
 }
 
 function parseSource(source: string | object | null | undefined): unknown {
-  if (source === undefined || source === null) return parseYaml(DEFAULT_CONFIG_YAML);
+  if (source === undefined || source === null) return parseYaml(namedConfigs[DEFAULT_POLICY]);
   if (typeof source !== 'string') return source;
   const value = parseYaml(source);
-  return value === null || value === undefined ? parseYaml(DEFAULT_CONFIG_YAML) : value;
+  return value === null || value === undefined ? parseYaml(namedConfigs[DEFAULT_POLICY]) : value;
 }
 
 function parseYaml(text: string): unknown {
