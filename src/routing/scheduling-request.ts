@@ -27,13 +27,14 @@ export function toSchedulingRequest(
       ? chatPromptText(body['messages'] as never, body['tools'] as never)
       : req.promptText;
   const cacheSalt = typeof body['cache_salt'] === 'string' ? body['cache_salt'] : undefined;
+  const tokenIds =
+    features.tokenIds ?? (req.api === 'completions' ? tokenIdPrompt(body['prompt']) : undefined);
   return {
     requestId: req.requestId,
     targetModel: req.model,
     promptText,
-    promptTokenEstimate:
-      features.tokenIds?.length ?? Math.ceil(Buffer.byteLength(promptText) / BYTES_PER_TOKEN),
-    ...(features.tokenIds ? { tokenIds: features.tokenIds } : {}),
+    promptTokenEstimate: tokenIds?.length ?? Math.ceil(Buffer.byteLength(promptText) / BYTES_PER_TOKEN),
+    ...(tokenIds ? { tokenIds } : {}),
     ...(features.blockKeys ? { blockKeys: features.blockKeys } : {}),
     ...(cacheSalt ? { cacheSalt } : {}),
     headers: req.headers,
@@ -41,6 +42,18 @@ export function toSchedulingRequest(
     ...(req.sessionId ? { sessionId: req.sessionId } : {}),
     stream: req.stream,
   };
+}
+
+/**
+ * A completions prompt given as token ids (`[1, 2, 3]`, or one such list in a batch of one): the
+ * ids are the prompt, so the approximate producer hashes them. It has no text to hash otherwise,
+ * and would route such requests on load alone.
+ */
+export function tokenIdPrompt(prompt: unknown): readonly number[] | undefined {
+  const ids = Array.isArray(prompt) && prompt.length === 1 && Array.isArray(prompt[0]) ? prompt[0] : prompt;
+  if (!Array.isArray(ids) || ids.length === 0) return undefined;
+  for (const id of ids) if (!Number.isInteger(id)) return undefined;
+  return ids as number[];
 }
 
 /** Tokens a request will occupy on its endpoint: the prompt plus what it may generate. */
