@@ -2,11 +2,12 @@
  * `npm run bench`: compares routing policies side by side (DESIGN.md "Benchmark"). See
  * `npm run bench -- --help` for every option; results go to bench/results/<workload>/.
  */
-import { parseOptions, workloadOptionsFrom } from './cli/options.ts';
+import { parseOptions, replicaOptionsProblem, workloadOptionsFrom } from './cli/options.ts';
 import { ProgressDisplay } from './cli/progress.ts';
 import { runDesBenchmark } from './des/des-benchmark.ts';
 import { kvedgeRouterLauncher } from './live/kvedge-router-launcher.ts';
 import { runLiveBenchmark } from './live/live-benchmark.ts';
+import { runReplicaSweep } from './live/replica-sweep.ts';
 import { policyByName } from './policies/catalog.ts';
 import { summaryTable } from './report/markdown.ts';
 import { commandLine, gitRevision } from './report/run-meta.ts';
@@ -14,6 +15,8 @@ import { workloadByName } from './workloads/registry.ts';
 
 async function main(argv: readonly string[]): Promise<void> {
   const options = parseOptions(argv);
+  const problem = replicaOptionsProblem(options);
+  if (problem) throw new Error(problem);
   const progress = new ProgressDisplay(process.stderr, options.progress);
   const meta = {
     mode: options.mode,
@@ -38,15 +41,30 @@ async function main(argv: readonly string[]): Promise<void> {
             meta,
             progress,
           })
-        : await runLiveBenchmark({
-            workload,
-            options,
-            meta,
-            progress,
-            ...(options.router
-              ? { router: kvedgeRouterLauncher(policyByName(options.router), workload) }
-              : {}),
-          });
+        : options.replicaSweep && options.router
+          ? await runReplicaSweep({
+              workload,
+              options,
+              meta,
+              progress,
+              policy: policyByName(options.router),
+              counts: options.replicaSweep,
+            })
+          : await runLiveBenchmark({
+              workload,
+              options,
+              meta,
+              progress,
+              ...(options.router
+                ? {
+                    router: kvedgeRouterLauncher(policyByName(options.router), workload, {
+                      replicas: options.replicas,
+                      seed: options.seed,
+                      ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
+                    }),
+                  }
+                : {}),
+            });
     process.stdout.write(
       `\n## ${workload.name} (${options.mode})\n\n${summaryTable(reported)}\n\nwritten to ${dir}/\n`,
     );
@@ -57,5 +75,6 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(
     `\nbench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
-  process.exitCode = 1;
+  // A failed start can leave servers behind (a sim fleet that failed half way): do not hang on them.
+  process.exit(1);
 });

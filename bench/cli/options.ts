@@ -1,6 +1,7 @@
 /** The `npm run bench` command line (commander): every option, parsed and checked. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_POLICY_NAMES } from '../policies/catalog.ts';
+import { REPLICA_SPREADS, type ReplicaSpread } from '../live/replica-spread.ts';
 import { PROFILE_NAMES } from '../../src/sim/engine/timing-profiles.ts';
 import { WORKLOADS } from '../workloads/registry.ts';
 import type { LoadStage, WorkloadOptions } from '../workloads/types.ts';
@@ -31,6 +32,14 @@ export interface BenchOptions {
   readonly label?: string;
   /** live + --start-sim: start kvedge's router with this policy in front of the fleet. */
   readonly router?: string;
+  /** live + --router: router replicas sharing state through Redis (1 = one router, no Redis). */
+  readonly replicas: number;
+  /** Redis the replicas share; default: a private redis-server started for the run. */
+  readonly redisUrl?: string;
+  /** live + --router: run each replica count in turn and write a comparison (`<out>/replicas/`). */
+  readonly replicaSweep?: readonly number[];
+  /** How the load generator spreads requests over several targets. */
+  readonly replicaSpread: ReplicaSpread;
 }
 
 /** Workloads `--workload all` runs: every built-in one (the file-based ones need a file). */
@@ -71,6 +80,31 @@ export function parseLadder(value: string): LoadStage[] {
     }
     return { rate: rate!, durationS: duration! };
   });
+}
+
+/** `1,2,4` → [1, 2, 4]: replica counts, each an integer ≥ 1. */
+export function parseReplicaCounts(value: string): number[] {
+  const counts = list(value).map(Number);
+  if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new InvalidArgumentError(`'${value}' must be replica counts >= 1, e.g. 1,2,4`);
+  }
+  return counts;
+}
+
+/**
+ * Replica options only make sense in live mode through kvedge's router; an error message naming
+ * the conflict, or null.
+ */
+export function replicaOptionsProblem(o: BenchOptions): string | null {
+  const wantsReplicas = o.replicas > 1 || o.replicaSweep !== undefined || o.redisUrl !== undefined;
+  if (!wantsReplicas) return null;
+  if (o.mode !== 'live' || !o.startSim || o.router === undefined) {
+    return '--replicas, --replica-sweep and --redis-url need --mode live --start-sim --router <policy>';
+  }
+  if (o.replicaSweep !== undefined && o.replicas > 1) {
+    return '--replicas and --replica-sweep are exclusive (the sweep sets the replica count of each run)';
+  }
+  return null;
 }
 
 function list(value: string): string[] {
@@ -141,6 +175,29 @@ export function buildProgram(): Command {
       "live (with --start-sim): route through kvedge's router running this policy (e.g. llm-d-precise, kvedge)",
       undefined,
     )
+    .option(
+      '--replicas <n>',
+      'live (with --router): N router replicas sharing state through Redis; requests spread over them',
+      positiveInt,
+      1,
+    )
+    .option(
+      '--redis-url <url>',
+      'live (with --replicas > 1): Redis the replicas share (default: a private redis-server on a free port)',
+    )
+    .option(
+      '--replica-sweep <counts>',
+      'live (with --router): run these replica counts in turn (e.g. 1,2,4) and write a comparison to <out>/replicas/',
+      parseReplicaCounts,
+    )
+    .addOption(
+      new Option(
+        '--replica-spread <how>',
+        'live: how requests are spread over several targets: per request (L4 round robin) or per conversation',
+      )
+        .choices([...REPLICA_SPREADS])
+        .default('request'),
+    )
     .option('--no-progress', 'no progress line on stderr');
 }
 
@@ -174,6 +231,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     simSpeed: o['simSpeed'] as number,
     ...(o['label'] !== undefined ? { label: o['label'] as string } : {}),
     ...(o['router'] !== undefined ? { router: o['router'] as string } : {}),
+    replicas: o['replicas'] as number,
+    ...(o['redisUrl'] !== undefined ? { redisUrl: o['redisUrl'] as string } : {}),
+    ...(o['replicaSweep'] !== undefined ? { replicaSweep: o['replicaSweep'] as number[] } : {}),
+    replicaSpread: o['replicaSpread'] as ReplicaSpread,
   };
 }
 

@@ -2,8 +2,8 @@
  * Sends a workload over HTTP in real time and measures what a client sees: TTFT and inter-token
  * gaps from SSE chunk arrival, E2E, and the server's usage (cached tokens). Open-loop requests go
  * out at their arrival times; closed-loop ones after their predecessor ends plus the think time.
- * Several target URLs are used in turn (client-side round robin, the "K8s Service" baseline);
- * one URL is the router's (or one pod's).
+ * Several target URLs (pods, or router replicas) are used in turn, per request or per conversation
+ * (`replica-spread.ts`); one URL is the router's (or one pod's).
  *
  * The result has the same shape as a DES run, so the same report code reads both. Times are
  * seconds since the run started; decision time is unknown on the client (NaN).
@@ -13,6 +13,7 @@ import { Agent } from 'undici';
 import type { RequestRecord, RunResult } from '../des/run-result.ts';
 import { GrowableSamples } from '../stats/growable-samples.ts';
 import type { Workload, WorkloadRequest } from '../workloads/types.ts';
+import { createTargetPicker, type ReplicaSpread } from './replica-spread.ts';
 import { streamCompletion } from './streamed-completion.ts';
 
 export interface LiveRunOptions {
@@ -21,10 +22,17 @@ export interface LiveRunOptions {
   readonly model: string;
   /** Name of the measured setup (the report's "policy" column). */
   readonly label: string;
+  /** How requests are spread over several targets; default `request` (round robin per request). */
+  readonly spread?: ReplicaSpread;
   readonly onProgress?: (settled: number, total: number, stage: number) => void;
 }
 
-export async function runLive(options: LiveRunOptions): Promise<RunResult> {
+export interface LiveRunResult extends RunResult {
+  /** Requests sent to each target URL (the load balancer's view, errors included). */
+  readonly requestsPerTarget: Readonly<Record<string, number>>;
+}
+
+export async function runLive(options: LiveRunOptions): Promise<LiveRunResult> {
   const { workload, targets } = options;
   if (targets.length === 0) throw new Error('live mode needs at least one target URL');
   const dispatcher = new Agent({ connections: 4096, pipelining: 0, bodyTimeout: 0, headersTimeout: 0 });
@@ -34,13 +42,14 @@ export async function runLive(options: LiveRunOptions): Promise<RunResult> {
   const gaps = new GrowableSamples();
   const tokensPerSecond: number[] = [];
   const perPod: Record<string, number> = {};
+  const perTarget: Record<string, number> = Object.fromEntries(targets.map((t) => [t, 0]));
+  const pickTarget = createTargetPicker(targets, options.spread ?? 'request', workload.requests);
   const followers = new Map<string, WorkloadRequest[]>();
   for (const r of workload.requests) {
     if (r.after === undefined) continue;
     followers.set(r.after, [...(followers.get(r.after) ?? []), r]);
   }
   const total = workload.requests.length;
-  let next = 0;
   let settled = 0;
   let resolveAll!: () => void;
   const allDone = new Promise<void>((resolve) => (resolveAll = resolve));
@@ -57,7 +66,8 @@ export async function runLive(options: LiveRunOptions): Promise<RunResult> {
   };
 
   const issue = (request: WorkloadRequest): void => {
-    const target = targets[next++ % targets.length] as string;
+    const target = pickTarget(request);
+    perTarget[target] = (perTarget[target] ?? 0) + 1;
     void streamCompletion({
       baseUrl: target,
       model: options.model,
@@ -78,6 +88,7 @@ export async function runLive(options: LiveRunOptions): Promise<RunResult> {
       const ok = outcome.error === null && first !== undefined;
       records.push({
         id: request.id,
+        ...(request.group !== undefined ? { group: request.group } : {}),
         stage: request.stage,
         pod,
         arrivalS: sinceStartS(outcome.sentMs),
@@ -113,5 +124,6 @@ export async function runLive(options: LiveRunOptions): Promise<RunResult> {
     simEndS: sinceStartS(performance.now()),
     wallS: sinceStartS(performance.now()),
     kvEventBatches: 0,
+    requestsPerTarget: perTarget,
   };
 }

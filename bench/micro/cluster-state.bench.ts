@@ -8,6 +8,9 @@
  * - the same ingestion into a bare in-memory index, for reference;
  * - the decision path: `longestPrefix` on the cluster index (its local mirror) against the
  *   in-memory index, and the Redis commands issued while doing lookups (should be none);
+ * - whole routing decisions (`schedule()`, then `recordDispatch`) with the bench's llm-d-precise
+ *   and llm-d-well-lit configs, on the router's Redis-backed scheduler state (`schedulerState()`,
+ *   in-flight merged with the peers' as the router does) against the in-memory state;
  * - in-flight propagation: time from `acquire` on one replica to the other replica seeing it.
  *
  * Numbers depend on the machine; the lead's 2-core box shares CPU with Redis and both replicas.
@@ -20,6 +23,13 @@ import { blockKeyRoot, computeBlockKeys } from '../../src/index-store/block-keys
 import { KvEventIngestor } from '../../src/index-store/kv-event-ingestor.ts';
 import { MemoryBlockIndex } from '../../src/index-store/memory-index.ts';
 import type { BlockStored } from '../../src/kv-protocol/events.ts';
+import type { EndpointSnapshot, FleetView } from '../../src/fleet/types.ts';
+import { BlockIndexView } from '../../src/routing/block-index-view.ts';
+import { loadSchedulerConfig } from '../../src/scheduler/config/loader.ts';
+import { createRandom } from '../../src/scheduler/prng.ts';
+import { createInMemoryState, type SchedulerStateFactory } from '../../src/scheduler/state.ts';
+import type { SchedulingRequest } from '../../src/scheduler/types.ts';
+import { policyByName } from '../policies/catalog.ts';
 import { RedisProcess } from '../../test/cluster/support/redis-process.ts';
 
 const MODEL = 'Qwen/Qwen3-0.6B';
@@ -185,6 +195,115 @@ async function decisionPath(a: ClusterState, admin: Redis): Promise<void> {
   reference.close();
 }
 
+/** Eight endpoints with varied load, named as the decision benchmarks' index entries. */
+function fleetView(): FleetView {
+  const endpoints: EndpointSnapshot[] = Array.from({ length: 8 }, (_, i) => ({
+    info: { id: `10.0.1.${i}:8000`, host: `10.0.1.${i}`, port: 8000, labels: {}, models: [] },
+    healthy: true,
+    metrics: {
+      waitingQueueSize: i % 3,
+      runningRequestsSize: 8 + i,
+      kvCacheUsagePercent: 0.1 * (i % 5),
+      blockSize: BLOCK,
+      numGpuBlocks: 40_000,
+      activeLoras: [],
+      waitingLoras: [],
+      maxActiveLoras: null,
+      updatedAtMs: 0,
+    },
+    inflight: { requests: i, tokens: 1000 * i },
+    servedModels: [MODEL],
+  }));
+  return { endpoints, nowMs: 1 };
+}
+
+/**
+ * Whole decisions as the router makes them: 6,000-token prompts (4,800 shared by each of 150
+ * groups + 1,200 unique, as llm-d's shared-prefix workload), `schedule()` then `recordDispatch`
+ * (speculative index insert, or prefix-history add: a Redis write with cluster state), yielding
+ * to the event loop after each request so Redis replies are handled between decisions as they
+ * are in the router. Every group's prefix is held by one endpoint (precise: in the block index).
+ */
+async function decisions(a: ClusterState): Promise<void> {
+  const GROUPS = 150;
+  const WARMUP = 300;
+  const ITERATIONS = 3000;
+  const root = blockKeyRoot(MODEL, null, null);
+  const view = fleetView();
+  const shared = Array.from({ length: GROUPS }, (_, g) =>
+    Array.from({ length: 4800 }, (_, i) => (g * 7919 + i * 31 + 17) % 150_000),
+  );
+  const promptOf = (i: number): number[] =>
+    shared[i % GROUPS]!.concat(Array.from({ length: 1200 }, (_, k) => (i * 104_729 + k * 13) % 150_000));
+  const memoryIndex = MemoryBlockIndex.create({ capacityKeys: 1 << 20, sweepIntervalMs: 0 });
+  for (let g = 0; g < GROUPS; g++) {
+    const keys = computeBlockKeys(shared[g]!, BLOCK, root);
+    const endpoint = view.endpoints[g % 8]!.info.id;
+    memoryIndex.add(endpoint, 'GPU', keys, null);
+    a.index.mirror.add(endpoint, 'GPU', keys, null);
+  }
+  const memoryView = new BlockIndexView(memoryIndex);
+  const setups: { policy: string; state: string; build: () => SchedulerStateFactory; peers: boolean }[] = [];
+  for (const policy of ['llm-d-precise', 'llm-d-well-lit']) {
+    setups.push(
+      {
+        policy,
+        state: 'in memory',
+        build: () => createInMemoryState({ blockIndex: memoryView, speculativeBlockIndex: memoryView }),
+        peers: false,
+      },
+      { policy, state: 'Redis cluster state', build: () => a.schedulerState(), peers: true },
+    );
+  }
+  // Interleaved, one decision of each setup per request, so warm-up, GC and the machine's other
+  // load fall on every setup alike (run one after the other, the first one paid for the JIT).
+  const runs = setups.map((setup) => ({
+    setup,
+    scheduler: loadSchedulerConfig(policyByName(setup.policy).configYaml(BLOCK), { state: setup.build() })
+      .scheduler,
+    random: createRandom(1),
+    schedule: [] as number[],
+    dispatch: [] as number[],
+  }));
+  for (let i = 0; i < WARMUP + ITERATIONS; i++) {
+    const tokenIds = promptOf(i);
+    const blockKeys = Array.from(computeBlockKeys(tokenIds, BLOCK, root));
+    // Rotated: whichever setup goes first touches the fresh prompt first.
+    for (let k = 0; k < runs.length; k++) {
+      const run = runs[(i + k) % runs.length]!;
+      const request: SchedulingRequest = {
+        requestId: `${run.setup.policy}-${run.setup.state}-${i}`,
+        targetModel: MODEL,
+        promptText: '',
+        promptTokenEstimate: tokenIds.length,
+        tokenIds,
+        blockKeys,
+        headers: {},
+      };
+      const t0 = performance.now();
+      const fleet = run.setup.peers ? a.inflight.withPeers(view) : view;
+      const decision = run.scheduler.schedule(request, fleet, { random: run.random });
+      const t1 = performance.now();
+      run.scheduler.recordDispatch(request, decision, 1);
+      const t2 = performance.now();
+      if (i >= WARMUP) {
+        run.schedule.push((t1 - t0) * 1000);
+        run.dispatch.push((t2 - t1) * 1000);
+      }
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (const { setup, schedule, dispatch } of runs) {
+    schedule.sort((x, y) => x - y);
+    dispatch.sort((x, y) => x - y);
+    report(
+      `decision, ${setup.policy}, ${setup.state}: schedule() p50 / p99; recordDispatch p50 / p99`,
+      `${fmt(percentile(schedule, 0.5))} / ${fmt(percentile(schedule, 0.99))} µs; ${fmt(percentile(dispatch, 0.5))} / ${fmt(percentile(dispatch, 0.99))} µs (${ITERATIONS} decisions, 6,000-token prompts, 8 endpoints)`,
+    );
+  }
+  memoryIndex.close();
+}
+
 async function inflightPropagation(a: ClusterState, b: ClusterState): Promise<void> {
   const samples: number[] = [];
   for (let i = 0; i < 300; i++) {
@@ -224,6 +343,17 @@ async function main(): Promise<void> {
     await ingestion(a, b, 10_000, true);
     await ingestionReference();
     await decisionPath(a, admin);
+    // A replica of its own (fresh key prefix): its mirror holds the same blocks as the in-memory index.
+    const c = await createClusterState(
+      { url: redis.url, keyPrefix: 'bench-decisions:', replicaId: 'c' },
+      logger,
+      { mirrorOptions },
+    );
+    try {
+      await decisions(c);
+    } finally {
+      await c.close();
+    }
     await inflightPropagation(a, b);
   } finally {
     await a.close();

@@ -20,6 +20,8 @@ export interface ReportInput {
   readonly policies: readonly ReportedPolicy[];
   /** Chart file names written next to results.md. */
   readonly charts: readonly string[];
+  /** Extra Markdown sections, placed right after the results table (e.g. a replica comparison). */
+  readonly sections?: readonly string[];
 }
 
 /** Baselines the ratio columns divide by. */
@@ -227,6 +229,7 @@ export function renderMarkdown(input: ReportInput): string {
       "Ratios divide by round-robin's and llm-d-precise's figures (TTFT: lower is better; tok/s: higher is better).",
     ...(aliasNotes.length > 0 ? ['', ...aliasNotes] : []),
     '',
+    ...(input.sections ?? []).flatMap((section) => [section, '']),
     ladderTables(workload, input.policies),
     coLocationSection(input.policies),
     hitTimelineSection(workload, input.policies),

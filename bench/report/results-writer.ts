@@ -19,6 +19,12 @@ export interface WorkloadResults {
   readonly policies: readonly (ReportedPolicy & { readonly configYaml: string })[];
   /** Sorted TTFTs per policy, for the CDF chart. */
   readonly ttfts: ReadonlyMap<string, Float64Array>;
+  /** Extra Markdown sections after the results table. */
+  readonly sections?: readonly string[];
+  /** Extra charts (file name, SVG text), written and linked after the standard ones. */
+  readonly extraCharts?: readonly (readonly [string, string])[];
+  /** Extra top-level fields of results.json. */
+  readonly extraJson?: Readonly<Record<string, unknown>>;
 }
 
 /** Returns the directory written. */
@@ -30,10 +36,11 @@ export function writeWorkloadResults(outDir: string, results: WorkloadResults): 
     metrics: p.metrics,
     ttfts: results.ttfts.get(p.name) ?? new Float64Array(),
   }));
-  const charts: [string, string | null][] = [
+  const charts: (readonly [string, string | null])[] = [
     ['ttft-cdf.svg', ttftCdfChart(results.workload, runs)],
     ['ladder-ttft-p90.svg', ladderTtftChart(results.workload, runs)],
     ['ladder-throughput.svg', ladderThroughputChart(results.workload, runs)],
+    ...(results.extraCharts ?? []),
   ];
   const written: string[] = [];
   for (const [name, svg] of charts) {
@@ -49,6 +56,7 @@ export function writeWorkloadResults(outDir: string, results: WorkloadResults): 
       engineSummary: results.engineSummary,
       policies: results.policies,
       charts: written,
+      ...(results.sections ? { sections: results.sections } : {}),
     }),
   );
   const { workload } = results;
@@ -74,6 +82,7 @@ export function writeWorkloadResults(outDir: string, results: WorkloadResults): 
       config: p.configYaml,
       metrics: p.metrics,
     })),
+    ...results.extraJson,
   };
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify(json, jsonNumbers, 2)}\n`);
   writeResultsIndex(outDir);
