@@ -96,6 +96,8 @@ export async function measureLive(live: LiveBenchmarkOptions): Promise<LiveMeasu
       model,
       label,
       spread,
+      // Through a router, requests name their pod; list every pod so idle ones count in the spread.
+      ...(router && fleet ? { podIds: fleet.fleet.pods.map((pod) => pod.address) } : {}),
       onProgress: (settled, total, stage) =>
         progress.update(
           `[${workload.name} live ${label}] stage ${stage + 1}/${workload.stages.length} requests ${settled}/${total} elapsed ${progress.elapsedS().toFixed(1)} s`,

@@ -24,6 +24,11 @@ export interface LiveRunOptions {
   readonly label: string;
   /** How requests are spread over several targets; default `request` (round robin per request). */
   readonly spread?: ReplicaSpread;
+  /**
+   * Every pod the router may pick (as `x-kvedge-endpoint` names them): listed with 0 requests when
+   * none reached them, so the spread figures (CV, max/min) see idle pods.
+   */
+  readonly podIds?: readonly string[];
   readonly onProgress?: (settled: number, total: number, stage: number) => void;
 }
 
@@ -41,7 +46,7 @@ export async function runLive(options: LiveRunOptions): Promise<LiveRunResult> {
   const records: RequestRecord[] = [];
   const gaps = new GrowableSamples();
   const tokensPerSecond: number[] = [];
-  const perPod: Record<string, number> = {};
+  const perPod: Record<string, number> = Object.fromEntries((options.podIds ?? []).map((id) => [id, 0]));
   const perTarget: Record<string, number> = Object.fromEntries(targets.map((t) => [t, 0]));
   const pickTarget = createTargetPicker(targets, options.spread ?? 'request', workload.requests);
   const followers = new Map<string, WorkloadRequest[]>();

@@ -84,6 +84,18 @@ describe('live driver', () => {
     expect(result.records.find((r) => r.id === 'b')!.arrivalS).toBeGreaterThanOrEqual(0.04);
   });
 
+  it('counts the pods no request reached, so the spread figures see them', async () => {
+    const workload = tinyWorkload([request('a', 0, tokens(1, 12), 3)]);
+    const result = await runLive({
+      workload,
+      targets: [url],
+      model: 'm',
+      label: 'fake',
+      podIds: ['sim-0', 'sim-1'],
+    });
+    expect(result.dispatchedPerPod).toEqual({ 'sim-0': 1, 'sim-1': 0 });
+  });
+
   it('records HTTP failures as errors', async () => {
     const down = createServer((_req, res) => {
       res.writeHead(503);
