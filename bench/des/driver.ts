@@ -24,7 +24,6 @@ import { blockKeyRoot, computeBlockKeys } from '../../src/index-store/block-keys
 import { KvEventIngestor } from '../../src/index-store/kv-event-ingestor.ts';
 import { MemoryBlockIndex } from '../../src/index-store/memory-index.ts';
 import type { LoadedSchedulerConfig } from '../../src/scheduler/config/loader.ts';
-import { isFirstTokenAware, type FirstTokenAware } from '../../src/scheduler/peers/first-token-hook.ts';
 import { createRandom, type Random } from '../../src/scheduler/prng.ts';
 import { createInMemoryState } from '../../src/scheduler/state.ts';
 import type { SchedulingRequest } from '../../src/scheduler/types.ts';
@@ -76,7 +75,6 @@ class DesRun {
   private readonly ingestor: KvEventIngestor;
   private readonly feed: KvEventFeed;
   private readonly loaded: LoadedSchedulerConfig;
-  private readonly firstTokenHooks: FirstTokenAware[];
   private readonly random: Random;
   private readonly keyRoot: bigint;
   private readonly records: RequestRecord[] = [];
@@ -117,7 +115,6 @@ class DesRun {
       blockSize: engine.blockSize,
       cachedBlocks: (id) => this.feed.cachedBlocks(id),
     });
-    this.firstTokenHooks = this.loaded.scheduler.plugins.filter((p) => isFirstTokenAware(p));
     this.random = createRandom(options.seed);
     this.keyRoot = blockKeyRoot(engine.model, null, null);
     this.total = workload.requests.length;
@@ -318,9 +315,11 @@ class DesRun {
         onToken: (_token, index, time) => {
           if (index === 0) {
             firstTokenS = time;
-            for (const hook of this.firstTokenHooks) {
-              hook.onFirstToken({ requestId: schedReq.requestId, endpointId: pod.id, nowMs: time * 1000 });
-            }
+            this.loaded.scheduler.recordFirstToken({
+              requestId: schedReq.requestId,
+              endpointId: pod.id,
+              nowMs: time * 1000,
+            });
           } else if (sampleGaps) {
             this.itlGaps.push(time - lastTokenS);
           }

@@ -4,6 +4,7 @@
  * once the pod returns empty.
  */
 import type { RequestRecord } from '../des/run-result.ts';
+import { engineHitRate } from '../stats/hit-rate.ts';
 import type { FleetEvent } from '../workloads/types.ts';
 
 export interface HitTimeline {
@@ -22,17 +23,6 @@ export interface HitTimeline {
 /** "Back within 5% of its previous level" (issue 7's churn goal), relative to that level. */
 export const RECOVERY_TOLERANCE = 0.05;
 
-function rate(records: readonly RequestRecord[]): number {
-  let cached = 0;
-  let prompt = 0;
-  for (const r of records) {
-    if (r.error !== null) continue;
-    cached += r.cachedTokens;
-    prompt += r.promptTokens;
-  }
-  return prompt > 0 ? cached / prompt : Number.NaN;
-}
-
 /** Null when the workload has no kill event. */
 export function hitTimeline(
   records: readonly RequestRecord[],
@@ -44,7 +34,7 @@ export function hitTimeline(
   const end = records.reduce((t, r) => Math.max(t, r.arrivalS), 0);
   const windows: RequestRecord[][] = Array.from({ length: Math.floor(end / windowS) + 1 }, () => []);
   for (const r of records) windows[Math.floor(r.arrivalS / windowS)]!.push(r);
-  const beforeKill = rate(
+  const beforeKill = engineHitRate(
     records.filter((r) => r.arrivalS < kill.atS && r.arrivalS >= kill.atS - 3 * windowS),
   );
   const restore = events.filter((e) => e.action === 'restore').at(-1);
@@ -53,11 +43,11 @@ export function hitTimeline(
     for (let i = Math.floor(restore.atS / windowS); i < windows.length; i++) {
       const windowEnd = (i + 1) * windowS;
       if (windowEnd <= restore.atS) continue;
-      if (rate(windows[i]!) >= beforeKill * (1 - RECOVERY_TOLERANCE)) {
+      if (engineHitRate(windows[i]!) >= beforeKill * (1 - RECOVERY_TOLERANCE)) {
         recoveryS = windowEnd - restore.atS;
         break;
       }
     }
   }
-  return { windowS, hitRates: windows.map(rate), beforeKill, recoveryS };
+  return { windowS, hitRates: windows.map((w) => engineHitRate(w)), beforeKill, recoveryS };
 }

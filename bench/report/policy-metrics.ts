@@ -9,6 +9,7 @@
  * Percentiles: linear interpolation (stats/percentile.ts).
  */
 import type { RequestRecord, RunResult } from '../des/run-result.ts';
+import { engineHitRate } from '../stats/hit-rate.ts';
 import { quantileSorted, sortedCopy } from '../stats/percentile.ts';
 import { coefficientOfVariation, maxOverMin } from '../stats/spread.ts';
 import type { FleetEvent, Stage } from '../workloads/types.ts';
@@ -57,17 +58,6 @@ function ttft(r: RequestRecord): number {
   return r.firstTokenS - r.arrivalS;
 }
 
-function hitRate(records: readonly RequestRecord[]): number {
-  let cached = 0;
-  let prompt = 0;
-  for (const r of records) {
-    if (r.error !== null) continue;
-    cached += r.cachedTokens;
-    prompt += r.promptTokens;
-  }
-  return prompt > 0 ? cached / prompt : Number.NaN;
-}
-
 function sumWindow(perSecond: readonly number[], fromS: number, toS: number): number {
   let sum = 0;
   for (let s = Math.floor(fromS); s < Math.ceil(toS) && s < perSecond.length; s++) sum += perSecond[s] ?? 0;
@@ -112,7 +102,7 @@ export function computeMetrics(
     e2eS: { p50: quantileSorted(e2es, 0.5), p99: quantileSorted(e2es, 0.99) },
     outputTokPerS: window > 0 ? outputTokens / window : Number.NaN,
     requestsPerS: window > 0 ? ok.length / window : Number.NaN,
-    hitRate: hitRate(included),
+    hitRate: engineHitRate(included),
     podSpreadCv: coefficientOfVariation(perPod),
     podMaxOverMin: maxOverMin(perPod),
     decisionUs: { p50: quantileSorted(decisions, 0.5), p99: quantileSorted(decisions, 0.99) },
@@ -139,7 +129,7 @@ function stageMetrics(stage: Stage, run: RunResult): StageMetrics {
     ttftP90S: quantileSorted(ttfts, 0.9),
     outputTokPerS:
       stage.durationS > 0 ? sumWindow(run.tokensPerSecond, stage.startS, end) / stage.durationS : Number.NaN,
-    hitRate: hitRate(records),
+    hitRate: engineHitRate(records),
   };
 }
 

@@ -25,7 +25,7 @@ import type {
   SchedulingRequest,
   SchedulingResult,
 } from './types.ts';
-import { isFirstTokenAware, type FirstTokenEvent } from './peers/first-token-hook.ts';
+import { isFirstTokenAware, type FirstTokenAware, type FirstTokenEvent } from './peers/first-token-hook.ts';
 
 /** The wiring of a scheduler: what the config loader builds. */
 export interface SchedulerSpec {
@@ -50,6 +50,8 @@ export class Scheduler {
   readonly producers: readonly DataProducer[];
   /** Every distinct plugin instance, in a stable order. */
   readonly plugins: readonly Plugin[];
+  /** The plugins with the first-token hook, found once rather than on every streamed response. */
+  private readonly firstTokenPlugins: readonly FirstTokenAware[];
 
   constructor(spec: SchedulerSpec) {
     this.profiles = new Map(spec.profiles.map((profile) => [profile.name, profile]));
@@ -64,6 +66,7 @@ export class Scheduler {
     all.add(spec.profileHandler);
     for (const plugin of spec.extraPlugins ?? []) all.add(plugin);
     this.plugins = [...all];
+    this.firstTokenPlugins = this.plugins.filter((p): p is Plugin & FirstTokenAware => isFirstTokenAware(p));
   }
 
   /** Picks the endpoint(s) for `request` over `fleet`. Never throws for "no capacity": see `failure`. */
@@ -152,7 +155,7 @@ export class Scheduler {
    * instead of waiting for the whole response.
    */
   recordFirstToken(event: FirstTokenEvent): void {
-    for (const plugin of this.plugins) if (isFirstTokenAware(plugin)) plugin.onFirstToken(event);
+    for (const plugin of this.firstTokenPlugins) plugin.onFirstToken(event);
   }
 
   /** Tells plugins that a dispatched request's response finished. */
