@@ -9,7 +9,7 @@
  * | llm-d-precise | KV-event prefix 2 + KV-util 1 + queue 1, speculative index on | §3.5b |
  * | sglang-cache-aware | SMG cache_aware, CLI defaults | peer-routers.md §1.2 |
  * | dynamo-kv | Dynamo KV cost, defaults | peer-routers.md §2.2 |
- * | kvedge | the named config `kvedge` once it exists; until then = llm-d-precise | - |
+ * | kvedge | kvedge's own policy, the named config `kvedge` | docs/scheduling.md |
  *
  * llm-d-precise enables the producer's `speculativeIndexing` (TTL 2 s): kvedge's router records a
  * routed prompt's blocks at dispatch so siblings see them before the KV events land, and this is the
@@ -113,28 +113,15 @@ function dynamoConfig(blockSize: number): object {
   );
 }
 
-/**
- * kvedge's own policy: the scheduler's named config `kvedge` when it exists; until then a
- * placeholder slot that runs llm-d-precise (and the report says so).
- */
+/** kvedge's own policy: the scheduler's named config `kvedge`, at the engine's block size. */
 function kvedgePolicy(): Policy {
-  const own = (namedConfigs as Readonly<Record<string, string>>)['kvedge'];
-  if (own !== undefined) {
-    return {
-      name: 'kvedge',
-      summary: "kvedge's own policy (named config `kvedge`)",
-      reference: 'src/scheduler/config/defaults.ts',
-      configYaml: (blockSize) => stringify(withEngineBlockSize(own, blockSize)),
-      build: ({ state, blockSize }) => loadSchedulerConfig(withEngineBlockSize(own, blockSize), { state }),
-    };
-  }
+  const own = namedConfigs.kvedge;
   return {
     name: 'kvedge',
-    summary: "kvedge's own policy: PLACEHOLDER, runs llm-d-precise until a named config `kvedge` exists",
-    reference: 'to be filled',
-    aliasOf: 'llm-d-precise',
-    configYaml: (blockSize) => stringify(preciseConfig(blockSize)),
-    build: ({ state, blockSize }) => loadSchedulerConfig(preciseConfig(blockSize), { state }),
+    summary: "kvedge's own policy (named config `kvedge`)",
+    reference: 'src/scheduler/config/defaults.ts',
+    configYaml: (blockSize) => stringify(withEngineBlockSize(own, blockSize)),
+    build: ({ state, blockSize }) => loadSchedulerConfig(withEngineBlockSize(own, blockSize), { state }),
   };
 }
 

@@ -29,6 +29,7 @@ import type {
   SchedulingCycle,
 } from '../types.ts';
 import { kvedgePickerParameters, type KvedgePickerParameters } from './parameters.ts';
+import { CacheTurnover, turnoverExcess } from './cache-turnover.ts';
 import { type BaseLoad, baseLoad, type LoadOptions } from './pod-load.ts';
 import { type FirstTokenObservation, PodLedger } from './pod-ledger.ts';
 import { matchedBlocks, prefixSource } from './prefix-source.ts';
@@ -61,6 +62,8 @@ export interface CandidateCost {
 interface PendingDecision {
   readonly nowMs: number;
   readonly promptTokens: number;
+  /** The output length the costs assumed (the fleet's mean). */
+  readonly outputTokens: number;
   readonly costs: readonly CandidateCost[];
 }
 
@@ -79,6 +82,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   readonly type = KVEDGE_PICKER_TYPE;
   readonly ledger: PodLedger;
   readonly learner: RateLearner;
+  readonly turnover: CacheTurnover;
   private typicalUncachedTokens = 1024;
 
   constructor(
@@ -96,15 +100,17 @@ export class KvedgePicker implements Picker, FirstTokenAware {
       minObservations: params.learningMinObservations,
       heterogeneityThreshold: params.heterogeneityThreshold,
     });
+    this.turnover = new CacheTurnover(params.turnoverWindow);
   }
 
   pick(cycle: SchedulingCycle, scored: readonly ScoredEndpoint[]): readonly string[] {
     if (scored.length === 0) return [];
-    const costs = this.costs(cycle, scored);
+    const { costs, outputTokens } = this.costing(cycle, scored);
     const order = this.rank(costs, cycle);
     cycle.setPluginState(this.name, {
       nowMs: cycle.nowMs,
       promptTokens: promptTokens(cycle),
+      outputTokens,
       costs,
     } satisfies PendingDecision);
     const chosen = costOf(costs, order[0] as string) as CandidateCost;
@@ -119,6 +125,13 @@ export class KvedgePicker implements Picker, FirstTokenAware {
 
   /** Every candidate's cost (exposed for tests and the trace). */
   costs(cycle: SchedulingCycle, scored: readonly ScoredEndpoint[]): CandidateCost[] {
+    return this.costing(cycle, scored).costs;
+  }
+
+  private costing(
+    cycle: SchedulingCycle,
+    scored: readonly ScoredEndpoint[],
+  ): { costs: CandidateCost[]; outputTokens: number } {
     const params = this.params;
     const prompt = promptTokens(cycle);
     const source = prefixSource(cycle, params.prefixProducers);
@@ -148,6 +161,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
       }
     }
     const outputTokens = outputPods > 0 ? outputSum / outputPods : 0;
+    const excess = this.turnoverExcesses(scored, loads, cycle.nowMs);
     const out = new Array<CandidateCost>(n);
     for (let i = 0; i < n; i++) {
       const endpoint = (scored[i] as ScoredEndpoint).endpoint;
@@ -158,10 +172,28 @@ export class KvedgePicker implements Picker, FirstTokenAware {
         endpointId: id,
         cachedTokens: cached,
         quarantined: this.quarantined(endpoint),
-        prediction: predictTtft(request, loads[i] as BaseLoad, rates[i] as PrefillRates, constants),
+        prediction: predictTtft(
+          request,
+          { ...(loads[i] as BaseLoad), turnoverExcess: excess[i] as number },
+          rates[i] as PrefillRates,
+          constants,
+        ),
       };
     }
-    return out;
+    return { costs: out, outputTokens };
+  }
+
+  private turnoverExcesses(
+    scored: readonly ScoredEndpoint[],
+    loads: readonly BaseLoad[],
+    nowMs: number,
+  ): number[] {
+    if (this.params.turnoverWeight === 0) return new Array<number>(scored.length).fill(0);
+    return turnoverExcess(
+      scored.map((s) => this.turnover.tokensWritten(s.endpoint.info.id, nowMs)),
+      loads.map((l) => l.kvCapacityTokens),
+      this.params.turnoverDeadZone,
+    );
   }
 
   onDispatch(event: DispatchEvent): void {
@@ -185,6 +217,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
       // A buffered response never reports its first token: it must not hold the pod's pending floor.
       event.request.stream !== false,
     );
+    this.turnover.record(target, p.uncachedTokens + pending.outputTokens, event.nowMs);
     this.typicalUncachedTokens += TYPICAL_UNCACHED_ALPHA * (p.uncachedTokens - this.typicalUncachedTokens);
   }
 
@@ -214,6 +247,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   retainEndpoints(activeIds: ReadonlySet<string>): void {
     this.ledger.retain(activeIds);
     this.learner.retain(activeIds);
+    this.turnover.retain(activeIds);
   }
 
   private constants(): CostConstants {
@@ -228,6 +262,8 @@ export class KvedgePicker implements Picker, FirstTokenAware {
       decodeWeight: p.decodeWeight,
       kvPressureSeconds: p.kvPressureSeconds,
       kvPressureThreshold: p.kvPressureThreshold,
+      turnoverWeight: p.turnoverWeight,
+      fleetSecondsPerToken: this.learner.fleetRates().secondsPerToken,
       typicalUncachedTokens: this.typicalUncachedTokens,
     };
   }

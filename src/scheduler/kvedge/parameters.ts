@@ -48,6 +48,22 @@ export const kvedgePickerParameters = z.strictObject({
    * hits.
    */
   decodeWeight: z.number().nonnegative().default(0.01),
+  /**
+   * Price of cache turnover: a placement on a pod that receives more new tokens (uncached prompt
+   * plus expected output) per token of KV capacity than the fleet is charged
+   * `turnoverWeight · b̄ · U · excess` seconds (b̄ the fleet's prefill rate, U its uncached tokens,
+   * excess = the fraction of its KV written over `turnoverWindow` minus the fleet's). LRU evicts
+   * younger, likelier reused prefixes on such a pod; the price spreads new prefixes over the
+   * fleet's KV instead of crowding them onto its fastest pods. 0 = off.
+   */
+  turnoverWeight: z.number().nonnegative().default(20),
+  /** Time constant of the tokens-written sum behind the turnover price. */
+  turnoverWindow: durationMs.default(60_000),
+  /**
+   * Turnover excess (cache-fulls per window beyond the fleet's) that costs nothing: a pod a
+   * prompt or two ahead of the others is placement noise, and pricing it reshuffles near-ties.
+   */
+  turnoverDeadZone: z.number().nonnegative().default(0.01),
   /** Time constant of each pod's arrival-rate estimate (exponentially decayed dispatch count). */
   arrivalRateWindow: durationMs.default(10_000),
   /** Candidates within this many seconds of the cheapest form the near-best window. */

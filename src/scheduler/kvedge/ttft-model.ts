@@ -17,7 +17,9 @@
  *                o' = o + (n − decodeSeqs) · δ  (the step once the pod's pending prefills decode too)
  *   KV price     K = Φ(k + Δk) − Φ(k),  Φ(k) = kvScale · max(0, k − k₀) / max(0.01, 1 − k)
  *                (k: projected KV usage, Δk = (U + out) / capacity: the KV the request adds)
- *   cost         C = T + E + ν · D + K
+ *   turnover     R = κ · b̄ · U · excess   (b̄ the fleet's prefill rate; excess = the fraction of p's
+ *                KV written over the last window minus the fleet's fraction, floored at 0)
+ *   cost         C = T + E + ν · D + K + R
  *
  * E prices the capacity a placement consumes: adding S seconds of prefill to a pod that receives
  * λ requests/s with Q seconds already queued delays about λ·(Q + S) later arrivals by S each. A
@@ -46,6 +48,11 @@ export interface PodLoad {
   readonly kvCapacityTokens: number | null;
   /** Recent arrival rate at the pod (requests/s). */
   readonly arrivalRate: number;
+  /**
+   * How much faster than the fleet the pod's cache turns over (cache-turnover.ts), in cache-fulls
+   * written per window beyond the fleet's; 0 at or below the fleet's pace.
+   */
+  readonly turnoverExcess: number;
 }
 
 /** The request being placed, as far as the cost needs it. */
@@ -68,6 +75,10 @@ export interface CostConstants {
   readonly decodeWeight: number;
   readonly kvPressureSeconds: number;
   readonly kvPressureThreshold: number;
+  /** κ: seconds charged per second of fleet-rate recompute, per unit of turnover excess. */
+  readonly turnoverWeight: number;
+  /** b̄: the fleet's prefill seconds per token (prices turnover the same on fast and slow pods). */
+  readonly fleetSecondsPerToken: number;
   /** Uncached tokens of a typical request, for queued requests whose size the router does not know. */
   readonly typicalUncachedTokens: number;
 }
@@ -85,6 +96,7 @@ export interface TtftPrediction {
   /** Own decode time plus the slowdown of co-running decodes, before `decodeWeight`. */
   readonly decodeSeconds: number;
   readonly kvPenaltySeconds: number;
+  readonly turnoverSeconds: number;
   readonly costSeconds: number;
 }
 
@@ -131,6 +143,8 @@ export function predictTtft(
           constants.kvPressureSeconds,
           constants.kvPressureThreshold,
         ) - kvPotential(load.kvUsage, constants.kvPressureSeconds, constants.kvPressureThreshold);
+  const turnover =
+    constants.turnoverWeight * constants.fleetSecondsPerToken * uncachedTokens * load.turnoverExcess;
   return {
     uncachedTokens,
     queueSeconds: queue,
@@ -142,7 +156,8 @@ export function predictTtft(
     externalitySeconds: externality,
     decodeSeconds: decode,
     kvPenaltySeconds: kvPenalty,
-    costSeconds: ttft + externality + constants.decodeWeight * decode + kvPenalty,
+    turnoverSeconds: turnover,
+    costSeconds: ttft + externality + constants.decodeWeight * decode + kvPenalty + turnover,
   };
 }
 

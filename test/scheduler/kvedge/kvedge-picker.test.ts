@@ -2,7 +2,11 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { KVEDGE_CONFIG_YAML } from '../../../src/scheduler/config/defaults.ts';
 import { loadNamedConfig, loadSchedulerConfig } from '../../../src/scheduler/config/loader.ts';
-import type { KvedgePicker, ResponseOutcomeDetails } from '../../../src/scheduler/kvedge/kvedge-picker.ts';
+import type {
+  CandidateCost,
+  KvedgePicker,
+  ResponseOutcomeDetails,
+} from '../../../src/scheduler/kvedge/kvedge-picker.ts';
 import type {
   BlockIndexReader,
   SpeculativeBlockIndexWriter,
@@ -131,6 +135,31 @@ describe('kvedge-picker', () => {
       endpoint('c', { inflightRequests: 20, inflightTokens: 40_000 }),
     ];
     expect(scheduler.schedule(prompt(3), fleet(eps), random()).endpointId).toBe('b');
+  });
+
+  it("places new prefixes away from a pod whose cache turns over faster than the fleet's", () => {
+    const eps = [endpoint('a'), endpoint('b'), endpoint('c'), endpoint('d')];
+    const setup = (turnoverWeight: number) => {
+      const built = build({ turnoverWeight });
+      // a is the quickest place for a cold prompt: the others have a little queue...
+      for (const id of ['b', 'c', 'd']) occupy(built.picker, id, 20);
+      // ...but a full cache (10,000 blocks of 16) was just written into it.
+      built.picker.turnover.record('a', 160_000, NOW);
+      return built;
+    };
+    expect(setup(0).scheduler.schedule(prompt(20), fleet(eps), random()).endpointId).toBe('a');
+    const { scheduler, picker, index } = setup(20);
+    const cold = scheduler.schedule(prompt(21), fleet(eps), random());
+    expect(cold.endpointId).not.toBe('a');
+    // excess = 160k/160k − 160k/640k − 0.01 dead zone = 0.74; R = 20 · 5e-5 · 6400 · 0.74
+    const { costs } = cold.state.pluginState.get(picker.name) as { costs: CandidateCost[] };
+    expect(costs.find((c) => c.endpointId === 'a')?.prediction.turnoverSeconds).toBeCloseTo(
+      20 * 5e-5 * 6400 * 0.74,
+      9,
+    );
+    // A prompt a already holds still goes there: a hit writes one block, so it pays almost nothing.
+    index.hold(prompt(22).blockKeys as bigint[], 'a', 100);
+    expect(scheduler.schedule(prompt(22), fleet(eps), random()).endpointId).toBe('a');
   });
 
   it('keeps siblings of a just-routed prompt together through the speculative index', () => {

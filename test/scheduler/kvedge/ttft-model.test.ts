@@ -17,6 +17,8 @@ const constants: CostConstants = {
   decodeWeight: 0.1,
   kvPressureSeconds: 1,
   kvPressureThreshold: 0.5,
+  turnoverWeight: 2,
+  fleetSecondsPerToken: 8e-5,
   typicalUncachedTokens: 500,
 };
 
@@ -32,6 +34,7 @@ const busy: PodLoad = {
   arrivalRate: 2,
   kvUsage: 0.6,
   kvCapacityTokens: 100_000,
+  turnoverExcess: 0.5,
 };
 
 const request = { uncachedTokens: 1500, promptTokens: 2000, outputTokens: 100 };
@@ -56,7 +59,15 @@ describe('predictTtft', () => {
     expect(p.decodeSeconds).toBeCloseTo(2.454, 12);
     // K = Φ(0.6 + 1600/100000) − Φ(0.6) = 0.116/0.384 − 0.1/0.4
     expect(p.kvPenaltySeconds).toBeCloseTo(0.116 / 0.384 - 0.25, 12);
-    expect(p.costSeconds).toBeCloseTo(0.44 + 0.1998 + 0.1 * 2.454 + (0.116 / 0.384 - 0.25), 12);
+    // R = κ·b̄·U·excess = 2·8e-5·1500·0.5 = 0.12: the fleet's rate, not the pod's 1e-4
+    expect(p.turnoverSeconds).toBeCloseTo(0.12, 12);
+    expect(p.costSeconds).toBeCloseTo(0.44 + 0.1998 + 0.1 * 2.454 + (0.116 / 0.384 - 0.25) + 0.12, 12);
+  });
+
+  it('charges no turnover on a pod at or below the fleet pace, and less for a cache hit', () => {
+    expect(predictTtft(request, { ...busy, turnoverExcess: 0 }, rates, constants).turnoverSeconds).toBe(0);
+    const hit = predictTtft({ ...request, uncachedTokens: 100 }, busy, rates, constants);
+    expect(hit.turnoverSeconds).toBeCloseTo(2 * 8e-5 * 100 * 0.5, 12);
   });
 
   it('on an idle pod pays whole steps plus half the step in flight', () => {
