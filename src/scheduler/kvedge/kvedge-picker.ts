@@ -34,6 +34,7 @@ import { type BaseLoad, baseLoad, type LoadOptions } from './pod-load.ts';
 import { type FirstTokenObservation, PodLedger } from './pod-ledger.ts';
 import { matchedBlocks, prefixSource } from './prefix-source.ts';
 import { type PrefillRates, RateLearner } from './rate-learner.ts';
+import { promptIdentity, rendezvousWeight } from './rendezvous.ts';
 import { cachedTokensOf, type CostConstants, predictTtft, type TtftPrediction } from './ttft-model.ts';
 
 export const KVEDGE_PICKER_TYPE = 'kvedge-picker';
@@ -271,7 +272,8 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   /**
    * Best first. The near-best window: candidates within max(windowSeconds, windowFraction × best)
    * of the cheapest (ignoring quarantined pods unless all are); in it, most cached tokens wins,
-   * then lower cost, then a seeded random draw. Then up to `maxNumOfEndpoints − 1` fallbacks by
+   * then (`tieBreak`) the highest rendezvous weight for the prompt, or the lower cost and then a
+   * seeded random draw. Then up to `maxNumOfEndpoints − 1` fallbacks by
    * cost, quarantined pods last.
    */
   private rank(costs: readonly CandidateCost[], cycle: SchedulingCycle): string[] {
@@ -280,21 +282,29 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     let best = Number.POSITIVE_INFINITY;
     for (const c of costs) if (!(anyUsable && c.quarantined)) best = Math.min(best, c.prediction.costSeconds);
     const limit = best + Math.max(this.params.windowSeconds, this.params.windowFraction * best);
+    const identity = this.params.tieBreak === 'rendezvous' ? promptIdentity(cycle.request) : null;
     let top: CandidateCost | undefined;
+    let topWeight = -1;
     let ties = 0;
     for (const c of costs) {
       if ((anyUsable && c.quarantined) || c.prediction.costSeconds > limit) continue;
-      if (
-        !top ||
-        c.cachedTokens > top.cachedTokens ||
-        (c.cachedTokens === top.cachedTokens && c.prediction.costSeconds < top.prediction.costSeconds)
-      ) {
+      if (!top || c.cachedTokens > top.cachedTokens) {
+        top = c;
+        topWeight = identity === null ? -1 : rendezvousWeight(identity, c.endpointId);
+        ties = 1;
+        continue;
+      }
+      if (c.cachedTokens < top.cachedTokens) continue;
+      if (identity !== null) {
+        const weight = rendezvousWeight(identity, c.endpointId);
+        if (weight > topWeight) {
+          top = c;
+          topWeight = weight;
+        }
+      } else if (c.prediction.costSeconds < top.prediction.costSeconds) {
         top = c;
         ties = 1;
-      } else if (
-        c.cachedTokens === top.cachedTokens &&
-        c.prediction.costSeconds === top.prediction.costSeconds
-      ) {
+      } else if (c.prediction.costSeconds === top.prediction.costSeconds) {
         // Reservoir sampling: each of the equal candidates ends up chosen with probability 1/ties.
         ties++;
         if (cycle.random.nextInt(ties) === 0) top = c;

@@ -66,6 +66,13 @@ export const kvedgePickerParameters = z.strictObject({
   turnoverDeadZone: z.number().nonnegative().default(0.01),
   /** Time constant of each pod's arrival-rate estimate (exponentially decayed dispatch count). */
   arrivalRateWindow: durationMs.default(10_000),
+  /**
+   * How the near-best window breaks a tie between candidates holding equally much of the prompt:
+   * `rendezvous` by a hash of (whole prompt, endpoint), so router replicas that place the same
+   * prompt at the same time agree on the pod (rendezvous.ts); `cost` by the lower cost, then a
+   * seeded random draw.
+   */
+  tieBreak: z.enum(['rendezvous', 'cost']).default('rendezvous'),
   /** Candidates within this many seconds of the cheapest form the near-best window. */
   windowSeconds: z.number().nonnegative().default(0.005),
   /** ...or within this fraction of the cheapest cost, whichever is wider. */

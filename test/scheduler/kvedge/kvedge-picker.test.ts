@@ -175,6 +175,30 @@ describe('kvedge-picker', () => {
     expect(new Set(targets).size).toBe(1);
   });
 
+  it('makes independent routers agree on the pod for a new prompt (rendezvous tie-break)', () => {
+    // Two replicas whose views differ slightly (shared in-flight counters lag): each sees one decode
+    // on every pod but a different one. That moves costs by far less than the near-best window.
+    const busy = (id: string) => endpoint(id, { inflightRequests: 1, inflightTokens: 2000 });
+    const views = [
+      [busy('a'), busy('b'), endpoint('c'), busy('d')],
+      [busy('a'), busy('b'), busy('c'), endpoint('d')],
+    ];
+    const disagreements = (tieBreak: string) => {
+      const replicas = views.map(() => build({ tieBreak }).scheduler);
+      let n = 0;
+      for (let tag = 30; tag < 50; tag++) {
+        const picks = replicas.map(
+          (r, i) => r.schedule(prompt(tag), fleet(views[i] ?? []), random()).endpointId,
+        );
+        if (picks[0] !== picks[1]) n++;
+      }
+      return n;
+    };
+    expect(disagreements('rendezvous')).toBe(0);
+    // By cost, each replica takes the pod it sees idle: they never agree.
+    expect(disagreements('cost')).toBe(20);
+  });
+
   it('uses the approximate producer when the request has no block keys', () => {
     const { scheduler } = build();
     const eps = [endpoint('a'), endpoint('b'), endpoint('c')];
