@@ -1,18 +1,25 @@
 /**
- * Micro-benchmark of one scheduling decision with the default (well-lit path) config: 6,000-token
- * prompts (4,800 shared per group of 5 + 1,200 unique, like llm-d's shared-prefix workload),
- * 8 and 64 endpoints with varied load, every decision dispatched so the prefix index fills up.
+ * Micro-benchmark of one scheduling decision with a named config (default: the router's default,
+ * `kvedge`): 6,000-token text prompts (4,800 shared per group of 5 + 1,200 unique, like llm-d's
+ * shared-prefix workload), 8 and 64 endpoints with varied load, every decision dispatched so the
+ * prefix index fills up. Text prompts have no block keys, so only the approximate producer matches.
  *
- * Run: npx tsx bench/micro/scheduler.bench.ts [iterations]
+ * Run: npx tsx bench/micro/scheduler.bench.ts [iterations] [named config, e.g. llm-d-well-lit]
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { EndpointSnapshot, FleetView } from '../../src/fleet/types.ts';
-import { loadSchedulerConfig } from '../../src/scheduler/config/loader.ts';
+import { DEFAULT_POLICY, namedConfigs, type NamedConfig } from '../../src/scheduler/config/defaults.ts';
+import { loadNamedConfig } from '../../src/scheduler/config/loader.ts';
 import { createRandom } from '../../src/scheduler/prng.ts';
 import type { SchedulingRequest } from '../../src/scheduler/types.ts';
 
 const ITERATIONS = Number(process.argv[2] ?? 3000);
+const CONFIG = (process.argv[3] ?? DEFAULT_POLICY) as NamedConfig;
+if (!Object.hasOwn(namedConfigs, CONFIG)) {
+  console.error(`unknown config '${CONFIG}'; known: ${Object.keys(namedConfigs).join(', ')}`);
+  process.exit(2);
+}
 const WARMUP = 500;
 const BYTES_PER_TOKEN = 4;
 
@@ -74,7 +81,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 function run(endpointCount: number): void {
-  const { scheduler } = loadSchedulerConfig();
+  const { scheduler } = loadNamedConfig(CONFIG);
   const fleet: FleetView = { endpoints: endpoints(endpointCount, 7), nowMs: 0 };
   const random = createRandom(1);
   const durations: number[] = [];
@@ -131,7 +138,7 @@ function run(endpointCount: number): void {
 }
 
 console.log(
-  `default config, 6000-token prompts, ${ITERATIONS} decisions after ${WARMUP} warm-up ` +
+  `config ${CONFIG}, 6000-token prompts, ${ITERATIONS} decisions after ${WARMUP} warm-up ` +
     `(node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)} on ${os.availableParallelism()} cores)`,
 );
 run(8);

@@ -175,9 +175,10 @@ export class KvedgePicker implements Picker, FirstTokenAware {
         quarantined: this.quarantined(endpoint),
         prediction: predictTtft(
           request,
-          { ...(loads[i] as BaseLoad), turnoverExcess: excess[i] as number },
+          loads[i] as BaseLoad,
           rates[i] as PrefillRates,
           constants,
+          excess[i] as number,
         ),
       };
     }

@@ -22,11 +22,8 @@ import type { PodBook } from './pod-ledger.ts';
 import type { PrefillRates } from './rate-learner.ts';
 import type { PodLoad } from './ttft-model.ts';
 
-/**
- * The part of a pod's load that does not depend on the request being placed. The turnover excess
- * is relative to the other candidates, so the picker adds it (cache-turnover.ts).
- */
-export interface BaseLoad extends Omit<PodLoad, 'turnoverExcess'> {
+/** The part of a pod's load that does not depend on the request being placed. */
+export interface BaseLoad extends PodLoad {
   readonly backlogSeconds: number;
   readonly unaccountedWaiting: number;
   readonly pendingPrefills: number;

@@ -13,26 +13,35 @@ import type { SchedulingRequest } from '../types.ts';
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+/** Units (token ids or characters) hashed from each end of a prompt without block keys. */
+const HEAD_UNITS = 64;
+const TAIL_UNITS = 256;
+
 /**
  * A 32-bit identity of the whole prompt, or null for an empty one. The last block key already
  * chains every block before it (a partial last block is left out of it, which only makes prompts
- * that differ in their final few tokens share a preference); without block keys the token ids,
- * else the text, are hashed.
+ * that differ in their final few tokens share a preference). Without block keys it hashes the
+ * length and both ends of the token ids, else of the text: siblings are identical, and prompts
+ * that share a system prompt differ at the end, so that is enough, and it stays O(1) on a 32k-token
+ * prompt.
  */
 export function promptIdentity(request: SchedulingRequest): number | null {
   const keys = request.blockKeys;
   const last = keys && keys.length > 0 ? keys[keys.length - 1] : undefined;
   if (last !== undefined) return Number(BigInt.asUintN(32, last ^ (last >> 32n)));
   const ids = request.tokenIds;
-  if (ids && ids.length > 0) {
-    let h = FNV_OFFSET;
-    for (const id of ids) h = Math.imul(h ^ (id >>> 0), FNV_PRIME);
-    return h >>> 0;
-  }
+  if (ids && ids.length > 0) return hashEnds(ids.length, (i) => ids[i] as number);
   const text = request.promptText;
   if (!text) return null;
-  let h = FNV_OFFSET;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+  return hashEnds(text.length, (i) => text.charCodeAt(i));
+}
+
+function hashEnds(length: number, unit: (i: number) => number): number {
+  let h = Math.imul(FNV_OFFSET ^ length, FNV_PRIME);
+  const head = Math.min(length, HEAD_UNITS);
+  for (let i = 0; i < head; i++) h = Math.imul(h ^ (unit(i) >>> 0), FNV_PRIME);
+  for (let i = Math.max(head, length - TAIL_UNITS); i < length; i++)
+    h = Math.imul(h ^ (unit(i) >>> 0), FNV_PRIME);
   return h >>> 0;
 }
 

@@ -48,11 +48,6 @@ export interface PodLoad {
   readonly kvCapacityTokens: number | null;
   /** Recent arrival rate at the pod (requests/s). */
   readonly arrivalRate: number;
-  /**
-   * How much faster than the fleet the pod's cache turns over (cache-turnover.ts), in cache-fulls
-   * written per window beyond the fleet's; 0 at or below the fleet's pace.
-   */
-  readonly turnoverExcess: number;
 }
 
 /** The request being placed, as far as the cost needs it. */
@@ -103,12 +98,18 @@ export interface TtftPrediction {
 /** Floor of 1 − k in the KV barrier, so it stays finite at (and past) a full cache. */
 const KV_HEADROOM_FLOOR = 0.01;
 
-/** Predicted TTFT and cost of placing a request with `uncachedTokens` on a pod with `load`. */
+/**
+ * Predicted TTFT and cost of placing a request with `uncachedTokens` on a pod with `load`.
+ * `turnoverExcess` is how much faster than the fleet the pod's cache turns over, in cache-fulls
+ * written per window beyond the fleet's (cache-turnover.ts; 0 at or below the fleet's pace). It is
+ * relative to the other candidates, so it is passed apart from the pod's own load.
+ */
 export function predictTtft(
   request: RequestShape,
   load: PodLoad,
   rates: PrefillRates,
   constants: CostConstants,
+  turnoverExcess = 0,
 ): TtftPrediction {
   const { uncachedTokens } = request;
   const b = rates.secondsPerToken;
@@ -144,7 +145,7 @@ export function predictTtft(
           constants.kvPressureThreshold,
         ) - kvPotential(load.kvUsage, constants.kvPressureSeconds, constants.kvPressureThreshold);
   const turnover =
-    constants.turnoverWeight * constants.fleetSecondsPerToken * uncachedTokens * load.turnoverExcess;
+    constants.turnoverWeight * constants.fleetSecondsPerToken * uncachedTokens * turnoverExcess;
   return {
     uncachedTokens,
     queueSeconds: queue,

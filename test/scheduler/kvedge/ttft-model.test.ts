@@ -34,14 +34,13 @@ const busy: PodLoad = {
   arrivalRate: 2,
   kvUsage: 0.6,
   kvCapacityTokens: 100_000,
-  turnoverExcess: 0.5,
 };
 
 const request = { uncachedTokens: 1500, promptTokens: 2000, outputTokens: 100 };
 
 describe('predictTtft', () => {
   it('adds queue, prefill and steps, all in seconds (hand-computed)', () => {
-    const p = predictTtft(request, busy, rates, constants);
+    const p = predictTtft(request, busy, rates, constants, 0.5);
     // I = σ·(c·decodes + d·context) = 2·(1e-4·10 + 1e-7·20000) = 0.006; o = 0.01 + 0.006
     expect(p.interferenceSeconds).toBeCloseTo(0.006, 12);
     expect(p.stepSeconds).toBeCloseTo(0.016, 12);
@@ -65,8 +64,8 @@ describe('predictTtft', () => {
   });
 
   it('charges no turnover on a pod at or below the fleet pace, and less for a cache hit', () => {
-    expect(predictTtft(request, { ...busy, turnoverExcess: 0 }, rates, constants).turnoverSeconds).toBe(0);
-    const hit = predictTtft({ ...request, uncachedTokens: 100 }, busy, rates, constants);
+    expect(predictTtft(request, busy, rates, constants, 0).turnoverSeconds).toBe(0);
+    const hit = predictTtft({ ...request, uncachedTokens: 100 }, busy, rates, constants, 0.5);
     expect(hit.turnoverSeconds).toBeCloseTo(2 * 8e-5 * 100 * 0.5, 12);
   });
 
