@@ -22,6 +22,7 @@ import { runLive } from './live-driver.ts';
 import type { ReplicaSpread } from './replica-spread.ts';
 import type { LaunchedRouter, RouterLauncher, RouterStats } from './router-launcher.ts';
 import { type LaunchedFleet, startSimFleet } from './sim-fleet-launcher.ts';
+import type { SimFleet } from '../../src/sim/server/sim-fleet.ts';
 
 export interface LiveBenchmarkOptions {
   readonly workload: Workload;
@@ -54,6 +55,14 @@ const SPREAD_NOTES: Record<ReplicaSpread, string> = {
 };
 
 /** Starts what the options ask for, runs the workload, stops everything, and computes the figures. */
+/**
+ * Every pod of a sim fleet by the name its responses carry (`x-kvedge-sim-pod`), so the spread
+ * figures of a run through a router count the pods no request reached.
+ */
+export function podNames(fleet: Pick<SimFleet, 'pods'>): string[] {
+  return fleet.pods.map((pod) => pod.config.name);
+}
+
 export async function measureLive(live: LiveBenchmarkOptions): Promise<LiveMeasurement> {
   const { workload, options, progress } = live;
   if (!options.startSim && options.targetUrls.length === 0) {
@@ -96,8 +105,7 @@ export async function measureLive(live: LiveBenchmarkOptions): Promise<LiveMeasu
       model,
       label,
       spread,
-      // Through a router, requests name their pod; list every pod so idle ones count in the spread.
-      ...(router && fleet ? { podIds: fleet.fleet.pods.map((pod) => pod.address) } : {}),
+      ...(router && fleet ? { podIds: podNames(fleet.fleet) } : {}),
       onProgress: (settled, total, stage) =>
         progress.update(
           `[${workload.name} live ${label}] stage ${stage + 1}/${workload.stages.length} requests ${settled}/${total} elapsed ${progress.elapsedS().toFixed(1)} s`,

@@ -25,7 +25,7 @@ export interface LiveRunOptions {
   /** How requests are spread over several targets; default `request` (round robin per request). */
   readonly spread?: ReplicaSpread;
   /**
-   * Every pod the router may pick (as `x-kvedge-endpoint` names them): listed with 0 requests when
+   * Every pod the router may pick, by the name each response carries (`x-kvedge-sim-pod`): listed with 0 requests when
    * none reached them, so the spread figures (CV, max/min) see idle pods.
    */
   readonly podIds?: readonly string[];

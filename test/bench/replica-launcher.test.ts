@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kvedgeRouterLauncher, routerLabel } from '../../bench/live/kvedge-router-launcher.ts';
+import { podNames } from '../../bench/live/live-benchmark.ts';
 import { runLive } from '../../bench/live/live-driver.ts';
 import { startSimFleet } from '../../bench/live/sim-fleet-launcher.ts';
 import { policyByName } from '../../bench/policies/catalog.ts';
@@ -73,7 +74,17 @@ describe('kvedge router replicas in live mode', () => {
     try {
       expect(router.baseUrls).toHaveLength(1);
       expect(router.redis).toBeUndefined();
-      await runLive({ workload, targets: router.baseUrls, model: fleet.model, label: 'x' });
+      const run = await runLive({
+        workload,
+        targets: router.baseUrls,
+        model: fleet.model,
+        label: 'x',
+        podIds: podNames(fleet.fleet),
+      });
+      // The pods are listed under the names their responses carry: one served, the rest idle, no
+      // phantom entries (listing them by address once doubled the pod count in the spread figures).
+      expect(Object.keys(run.dispatchedPerPod).sort()).toEqual(podNames(fleet.fleet).sort());
+      expect(Object.values(run.dispatchedPerPod).reduce((a, b) => a + b, 0)).toBe(1);
       const stats = await router.stats();
       expect(stats.replicas[0]!.decisions).toBe(1);
       expect(stats.replicas[0]!.cluster).toEqual({});
