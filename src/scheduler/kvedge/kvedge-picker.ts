@@ -4,12 +4,14 @@
  * (ttft-model.ts): the predicted time to first token on that pod — backlog the router itself
  * sent there, uncached prefill at the pod's learned rate, steps slowed by its running decodes —
  * plus the price of the prefill capacity it consumes (the delay it imposes on the pod's next
- * arrivals), a small weight on its decode phase, and the KV pressure it adds.
+ * arrivals), a small weight on its decode phase, the KV pressure it adds, and the cache turnover it
+ * adds on a pod whose KV is rewritten faster than the fleet's (cache-turnover.ts).
  *
  * Then, among the candidates within a small window of the cheapest, the one holding the most of
  * the prompt wins: affinity is kept while it costs (almost) nothing, and given up exactly when the
  * holder's queue costs more than recomputing elsewhere, which replicates a hot prefix instead of
- * piling onto its holder. Cold requests (nobody holds anything) go where they finish first and
+ * piling onto its holder. Equal holders are told apart by a rendezvous hash of the prompt
+ * (rendezvous.ts), so router replicas agree on where a new prompt goes. Cold requests (nobody holds anything) go where they finish first and
  * delay the fewest later arrivals, i.e. away from the pods that serve the hot caches.
  *
  * State, changed only in the hooks: the dispatch-time ledger (pod-ledger.ts), per-pod prefill rates
