@@ -80,19 +80,18 @@ export function turnoverExcess(
   }
   if (known === 0) return out;
   const mean = knownSum / known;
+  const capacity = (i: number): number => {
+    const c = capacities[i];
+    return c !== null && c !== undefined && c > 0 ? c : mean;
+  };
   let totalWritten = 0;
   let totalCapacity = 0;
   for (let i = 0; i < n; i++) {
-    const c = capacities[i];
     totalWritten += written[i] as number;
-    totalCapacity += c !== null && c !== undefined && c > 0 ? c : mean;
+    totalCapacity += capacity(i);
   }
   if (!(totalWritten > 0)) return out;
   const fleet = totalWritten / totalCapacity;
-  for (let i = 0; i < n; i++) {
-    const c = capacities[i];
-    const capacity = c !== null && c !== undefined && c > 0 ? c : mean;
-    out[i] = Math.max(0, (written[i] as number) / capacity - fleet - deadZone);
-  }
+  for (let i = 0; i < n; i++) out[i] = Math.max(0, (written[i] as number) / capacity(i) - fleet - deadZone);
   return out;
 }
