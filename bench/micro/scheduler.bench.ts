@@ -4,18 +4,28 @@
  * shared-prefix workload), 8 and 64 endpoints with varied load, every decision dispatched so the
  * prefix index fills up. Text prompts have no block keys, so only the approximate producer matches.
  *
- * Run: npx tsx bench/micro/scheduler.bench.ts [iterations] [named config, e.g. llm-d-well-lit]
+ * With `--keyed`, every request also carries its 64-token block keys (as the router's tokenization
+ * workers produce them, computed outside the timed region) and the scheduler reads a real KV-event
+ * block index in which each group's system prompt is held by one pod: the precise path a router with
+ * tokenizers and KV events takes. Configs that only hash text (llm-d-well-lit) ignore the keys.
+ *
+ * Run: npx tsx bench/micro/scheduler.bench.ts [iterations] [named config, e.g. llm-d-well-lit] [--keyed]
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { EndpointSnapshot, FleetView } from '../../src/fleet/types.ts';
 import { DEFAULT_POLICY, namedConfigs, type NamedConfig } from '../../src/scheduler/config/defaults.ts';
 import { loadNamedConfig } from '../../src/scheduler/config/loader.ts';
+import { MemoryBlockIndex } from '../../src/index-store/memory-index.ts';
 import { createRandom } from '../../src/scheduler/prng.ts';
+import { createInMemoryState } from '../../src/scheduler/state.ts';
+import { SchedulerBlockIndex } from '../des/scheduler-block-index.ts';
 import type { SchedulingRequest } from '../../src/scheduler/types.ts';
 
-const ITERATIONS = Number(process.argv[2] ?? 3000);
-const CONFIG = (process.argv[3] ?? DEFAULT_POLICY) as NamedConfig;
+const args = process.argv.slice(2).filter((a) => a !== '--keyed');
+const KEYED = process.argv.includes('--keyed');
+const ITERATIONS = Number(args[0] ?? 3000);
+const CONFIG = (args[1] ?? DEFAULT_POLICY) as NamedConfig;
 if (!Object.hasOwn(namedConfigs, CONFIG)) {
   console.error(`unknown config '${CONFIG}'; known: ${Object.keys(namedConfigs).join(', ')}`);
   process.exit(2);
@@ -73,7 +83,32 @@ function requestFor(i: number): SchedulingRequest {
     promptText,
     promptTokenEstimate: 6000,
     headers: {},
+    ...(KEYED ? { blockKeys: blockKeysFor(i) } : {}),
   };
+}
+
+const KEY_BLOCK = 64;
+const SYSTEM_BLOCKS = 4800 / KEY_BLOCK;
+const QUESTION_BLOCKS = Math.floor(6000 / KEY_BLOCK) - SYSTEM_BLOCKS;
+
+/** Distinct 64-bit keys: group g's system blocks are shared, each question's blocks are its own. */
+function blockKeysFor(i: number): bigint[] {
+  const group = BigInt(i % GROUPS);
+  const keys: bigint[] = [];
+  for (let b = 0; b < SYSTEM_BLOCKS; b++) keys.push((group << 32n) | BigInt(b + 1));
+  for (let b = 0; b < QUESTION_BLOCKS; b++) keys.push((1n << 62n) | (BigInt(i) << 16n) | BigInt(b));
+  return keys;
+}
+
+/** A block index in which group g's system prompt sits on endpoint g mod n, as KV events would say. */
+function keyedState(fleet: FleetView) {
+  const index = MemoryBlockIndex.create({ blockSize: KEY_BLOCK, maxPods: 128, sweepIntervalMs: 0 });
+  for (let g = 0; g < GROUPS; g++) {
+    const pod = fleet.endpoints[g % fleet.endpoints.length] as EndpointSnapshot;
+    index.add(pod.info.id, 'GPU', blockKeysFor(g).slice(0, SYSTEM_BLOCKS), null);
+  }
+  const reader = new SchedulerBlockIndex(index);
+  return createInMemoryState({ blockIndex: reader, speculativeBlockIndex: reader });
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -81,8 +116,8 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 function run(endpointCount: number): void {
-  const { scheduler } = loadNamedConfig(CONFIG);
   const fleet: FleetView = { endpoints: endpoints(endpointCount, 7), nowMs: 0 };
+  const { scheduler } = loadNamedConfig(CONFIG, KEYED ? { state: keyedState(fleet) } : {});
   const random = createRandom(1);
   const durations: number[] = [];
   const cpu: number[] = [];
@@ -138,7 +173,7 @@ function run(endpointCount: number): void {
 }
 
 console.log(
-  `config ${CONFIG}, 6000-token prompts, ${ITERATIONS} decisions after ${WARMUP} warm-up ` +
+  `config ${CONFIG}, 6000-token prompts${KEYED ? ' with block keys and a KV-event index' : ''}, ${ITERATIONS} decisions after ${WARMUP} warm-up ` +
     `(node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)} on ${os.availableParallelism()} cores)`,
 );
 run(8);

@@ -1,13 +1,17 @@
 import { xxh64 } from '@node-rs/xxhash';
 import { describe, expect, it } from 'vitest';
 import type { EndpointSnapshot } from '../../src/fleet/types.ts';
+import { SchedulerConfigError } from '../../src/scheduler/config/config-error.ts';
+import { loadSchedulerConfig } from '../../src/scheduler/config/loader.ts';
+import type { BlockIndexReader } from '../../src/scheduler/producers/block-index-reader.ts';
 import { approxPrefixCacheProducerPlugin } from '../../src/scheduler/producers/approx-prefix-cache-producer.ts';
 import type { ApproxPrefixData } from '../../src/scheduler/producers/approx-prefix-cache-producer.ts';
 import { InMemoryPrefixIndexStore } from '../../src/scheduler/producers/in-memory-prefix-index-store.ts';
 import { promptBlockHashes } from '../../src/scheduler/producers/prompt-block-hashes.ts';
+import { createRandom } from '../../src/scheduler/prng.ts';
 import { createInMemoryState } from '../../src/scheduler/state.ts';
 import type { DataProducer } from '../../src/scheduler/types.ts';
-import { buildPlugin, cycleFor, dispatchOf, endpoint, fleet, request, text } from './fixtures.ts';
+import { buildPlugin, cycleFor, dispatchOf, endpoint, fleet, NOW, request, text } from './fixtures.ts';
 
 /** The §2.7 reference chain, written out independently of the implementation. */
 function referenceHashes(model: string, salt: string, bytes: Uint8Array, blockTokens: number): bigint[] {
@@ -160,5 +164,75 @@ describe('approx-prefix-cache-producer', () => {
     producer.retainEndpoints?.(new Set(['B']));
     expect(index.endpointIds()).toEqual([]);
     expect(produce(producer, system, eps).data.matches.size).toBe(0);
+  });
+});
+
+describe('approx-prefix-cache-producer as a fallback (fallbackFor)', () => {
+  const CONFIG = `
+plugins:
+- type: precise-prefix-cache-producer
+  parameters: {tokenProcessorConfig: {blockSizeTokens: 64}}
+- type: approx-prefix-cache-producer
+  parameters: {fallbackFor: [precise-prefix-cache-producer]}
+- type: prefix-cache-scorer
+  parameters: {prefixMatchInfoProducerName: approx-prefix-cache-producer}
+`;
+  const eps = [endpoint('A'), endpoint('B')];
+  // An index that holds nothing: the precise producer still produces data (zero matches) for keyed requests.
+  const reader: BlockIndexReader = { longestPrefix: () => new Map() };
+
+  function scheduler() {
+    const index = new InMemoryPrefixIndexStore();
+    const state = { ...createInMemoryState({ blockIndex: reader }), prefixIndex: () => index };
+    return { scheduler: loadSchedulerConfig(CONFIG, { state }).scheduler, index };
+  }
+
+  it('neither hashes nor records a request the precise producer answered', () => {
+    const { scheduler: s, index } = scheduler();
+    const keyed = request({ promptText: system, blockKeys: [1n, 2n, 3n] });
+    const decision = s.schedule(keyed, fleet(eps), { random: createRandom(1) });
+    const approx = decision.trace.producers.find((p) => p.producer === 'approx-prefix-cache-producer');
+    expect(approx?.summary).toEqual({ info: 'none', skippedFor: 'precise-prefix-cache-producer' });
+    s.recordDispatch(keyed, decision, NOW);
+    expect(index.endpointIds()).toEqual([]);
+  });
+
+  it('hashes, records and matches a request without block keys as before', () => {
+    const { scheduler: s, index } = scheduler();
+    const first = request({ promptText: system + text('q1', 10 * BLOCK_BYTES) });
+    const decision = s.schedule(first, fleet(eps), { random: createRandom(1) });
+    s.recordDispatch(first, decision, NOW);
+    const target = decision.endpointId as string;
+    expect(index.blockCount(target)).toBe(100);
+    const second = s.schedule(request({ promptText: system + text('q2', 10 * BLOCK_BYTES) }), fleet(eps), {
+      random: createRandom(2),
+    });
+    const approx = second.trace.producers.find((p) => p.producer === 'approx-prefix-cache-producer');
+    expect(approx?.summary).toMatchObject({ totalBlocks: 100, matchedBlocks: { [target]: 90 } });
+    expect(second.endpointId).toBe(target);
+  });
+
+  it('rejects a fallback listed before its primary, naming itself, or naming a missing producer', () => {
+    const before = `
+plugins:
+- type: approx-prefix-cache-producer
+  parameters: {fallbackFor: [precise-prefix-cache-producer]}
+- type: precise-prefix-cache-producer
+`;
+    expect(() => loadSchedulerConfig(before)).toThrow(
+      /'approx-prefix-cache-producer' reads 'precise-prefix-cache-producer', which must be listed before it/,
+    );
+    const self = `
+plugins:
+- type: approx-prefix-cache-producer
+  parameters: {fallbackFor: [approx-prefix-cache-producer]}
+`;
+    expect(() => loadSchedulerConfig(self)).toThrow(SchedulerConfigError);
+    const missing = `
+plugins:
+- type: approx-prefix-cache-producer
+  parameters: {fallbackFor: [nope]}
+`;
+    expect(() => loadSchedulerConfig(missing)).toThrow(/reads data producer 'nope', which is not configured/);
   });
 });

@@ -92,7 +92,8 @@ schedulingProfiles:
  * kvedge's own policy (docs/scheduling.md): `kvedge-picker` ranks endpoints by predicted TTFT in
  * seconds. Prefix information comes from the KV-event index (precise producer, with speculative
  * inserts so siblings of a just-routed prompt see it before the events land) when the router runs
- * one and the request has block keys, else from the approximate producer. The precise block size
+ * one and the request has block keys, else from the approximate producer, which then alone hashes the
+ * prompt (`fallbackFor`: hashing is most of a decision's cost). The precise block size
  * must match vLLM `--block-size` (and the router's `--index-block-size`), as in llm-d's guide.
  */
 export const KVEDGE_CONFIG_YAML = `apiVersion: llm-d.ai/v1alpha1
@@ -105,6 +106,8 @@ plugins:
     speculativeIndexing: true
     speculativeTTL: 2s
 - type: approx-prefix-cache-producer
+  parameters:
+    fallbackFor: [precise-prefix-cache-producer]
 - type: kvedge-picker
 - type: single-profile-handler
 - type: metrics-data-source

@@ -270,6 +270,7 @@ class ConfigBuilder {
 
   /** Creates the default approximate producer when a consumer needs it (llm-d `RegisterAsDefaultProducer`). */
   private injectConsumedProducers(): void {
+    const order = [...this.resolved.keys()];
     for (const plugin of [...this.resolved.values()]) {
       for (const producer of plugin.definition?.consumesProducers?.(plugin.params) ?? []) {
         const existing = this.resolved.get(producer);
@@ -279,10 +280,24 @@ class ConfigBuilder {
               `plugin '${plugin.name}' reads data producer '${producer}', but '${producer}' is a ${existing.type}`,
             );
           }
+          // Producers run in config order, so one that reads another must come after it.
+          if (
+            plugin.definition?.kind === 'producer' &&
+            order.indexOf(producer) >= order.indexOf(plugin.name)
+          ) {
+            throw new SchedulerConfigError(
+              `data producer '${plugin.name}' reads '${producer}', which must be listed before it`,
+            );
+          }
           continue;
         }
         const definition = this.registry.get(APPROX_PREFIX_CACHE_PRODUCER_TYPE);
-        if (producer !== DEFAULT_PREFIX_PRODUCER_NAME || !definition) {
+        // An injected producer runs last, too late for another producer to read.
+        if (
+          producer !== DEFAULT_PREFIX_PRODUCER_NAME ||
+          !definition ||
+          plugin.definition?.kind === 'producer'
+        ) {
           const producers = [...this.resolved.values()]
             .filter((p) => p.definition?.kind === 'producer')
             .map((p) => p.name);

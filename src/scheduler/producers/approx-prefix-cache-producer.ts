@@ -10,6 +10,13 @@
  * blocks blow up index memory). Per-endpoint LRU capacity: the endpoint's `num_gpu_blocks` with
  * `autoTune`, else `lruCapacityPerServer`. Token cap: `maxPrefixTokensToMatch` wins when > 0,
  * else `maxPrefixBlocksToMatch`, both 0 = unlimited.
+ *
+ * `fallbackFor` (a kvedge extension, default none): producers this one only stands in for. When one
+ * of them produced prefix data for the request (the precise producer does whenever the request has
+ * block keys and the router an index), this one neither hashes the prompt nor records it: its
+ * answer would be ignored, and hashing a long prompt is most of a decision's cost. Whether a request
+ * has block keys depends on its model having a tokenizer, so a model's requests take one path or the
+ * other and the history stays complete for the models that need it.
  */
 import { z } from 'zod';
 import type { EndpointSnapshot } from '../../fleet/types.ts';
@@ -32,6 +39,8 @@ export const approxPrefixCacheParameters = z.strictObject({
   lruCapacityPerServer: z.int().positive().default(31250),
   /** Deprecated alias of `blockSizeTokens`. */
   blockSize: z.int().positive().optional(),
+  /** Producers (listed before this one) whose prefix data, when present, makes this one skip the request. */
+  fallbackFor: z.array(z.string().min(1)).default([]),
 });
 
 export type ApproxPrefixCacheParameters = z.output<typeof approxPrefixCacheParameters>;
@@ -52,7 +61,15 @@ export class ApproxPrefixCacheProducer implements DataProducer {
     private readonly index: PrefixIndexStore,
   ) {}
 
-  produce(cycle: SchedulingCycle, candidates: readonly EndpointSnapshot[]): Produced<ApproxPrefixData> {
+  produce(
+    cycle: SchedulingCycle,
+    candidates: readonly EndpointSnapshot[],
+  ): Produced<ApproxPrefixData | undefined> {
+    for (const primary of this.params.fallbackFor) {
+      const data = cycle.producerData<PrefixMatchData>(primary);
+      if (data && data.totalBlocks > 0)
+        return { value: undefined, summary: { info: 'none', skippedFor: primary } };
+    }
     const blockSizeTokens = this.blockSize(candidates);
     const hashes = promptBlockHashes(cycle.request, blockSizeTokens, this.maxBlocks(blockSizeTokens));
     const matches = hashes.length > 0 ? this.index.longestPrefix(hashes) : new Map<string, number>();
@@ -119,6 +136,7 @@ export const approxPrefixCacheProducerPlugin = definePlugin({
   stability: 'beta',
   summary: 'estimates per-endpoint prefix cache hits from the prompts the router dispatched',
   parameters: approxPrefixCacheParameters,
+  consumesProducers: (params) => params.fallbackFor,
   create(params, ctx) {
     let resolved = params;
     if (params.blockSize !== undefined) {
