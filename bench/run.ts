@@ -37,6 +37,7 @@ async function main(argv: readonly string[]): Promise<void> {
             seed: options.seed,
             scrapeIntervalMs: options.scrapeIntervalMs,
             kvEventDelayMs: options.kvEventDelayMs,
+            routerThreads: options.routerThreads,
             outDir: options.out,
             meta,
             progress,

@@ -25,6 +25,8 @@ export interface BenchOptions {
   readonly traceSpeed?: number;
   readonly scrapeIntervalMs: number;
   readonly kvEventDelayMs: number;
+  /** DES: routing threads, each with its own policy copy (the router runs one per core). */
+  readonly routerThreads: number;
   readonly progress: boolean;
   readonly targetUrls: readonly string[];
   readonly startSim: boolean;
@@ -162,6 +164,12 @@ export function buildProgram(): Command {
     )
     .option('--scrape-interval-ms <ms>', 'des: metrics scrape period', positiveNumber, 50)
     .option('--kv-event-delay-ms <ms>', 'des: KV-event delivery delay', nonNegativeNumber, 5)
+    .option(
+      '--router-threads <n>',
+      "des: routing threads, each with its own copy of the policy, taking requests in turn (the router's acceptor threads)",
+      positiveInt,
+      1,
+    )
     .option('--target-url <urls>', 'live: base URL(s) of an OpenAI server; several = client-side round robin')
     .option(
       '--start-sim',
@@ -225,6 +233,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ...(o['traceSpeed'] !== undefined ? { traceSpeed: o['traceSpeed'] as number } : {}),
     scrapeIntervalMs: o['scrapeIntervalMs'] as number,
     kvEventDelayMs: o['kvEventDelayMs'] as number,
+    routerThreads: o['routerThreads'] as number,
     progress: o['progress'] as boolean,
     targetUrls: o['targetUrl'] === undefined ? [] : list(String(o['targetUrl'])),
     startSim: o['startSim'] as boolean,

@@ -22,6 +22,8 @@ export interface DesBenchmarkOptions {
   readonly seed: number;
   readonly scrapeIntervalMs: number;
   readonly kvEventDelayMs: number;
+  /** Routing threads (default 1). */
+  readonly routerThreads?: number;
   readonly outDir: string;
   readonly meta: Omit<RunMeta, 'settings'>;
   readonly progress: ProgressDisplay;
@@ -61,6 +63,7 @@ export function runDesBenchmark(options: DesBenchmarkOptions): DesBenchmarkResul
       seed: options.seed,
       scrapeIntervalMs: options.scrapeIntervalMs,
       kvEventDelayMs: options.kvEventDelayMs,
+      routerThreads: options.routerThreads ?? 1,
       onProgress: (p) => {
         const stage = workload.stages[p.stage];
         progress.update(
@@ -96,6 +99,7 @@ export function runDesBenchmark(options: DesBenchmarkOptions): DesBenchmarkResul
       settings: {
         'Metrics scrape interval': `${options.scrapeIntervalMs} ms`,
         'KV-event delivery delay': `${options.kvEventDelayMs} ms`,
+        'Routing threads': `${options.routerThreads ?? 1} (each with its own copy of the policy)`,
       },
     },
     engineSummary: engineSummary(workload, engine),

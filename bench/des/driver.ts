@@ -25,7 +25,7 @@ import { KvEventIngestor } from '../../src/index-store/kv-event-ingestor.ts';
 import { MemoryBlockIndex } from '../../src/index-store/memory-index.ts';
 import type { LoadedSchedulerConfig } from '../../src/scheduler/config/loader.ts';
 import { createRandom, type Random } from '../../src/scheduler/prng.ts';
-import { createInMemoryState } from '../../src/scheduler/state.ts';
+import { createInMemoryState, type SchedulerStateFactory } from '../../src/scheduler/state.ts';
 import type { SchedulingRequest } from '../../src/scheduler/types.ts';
 import { createEngine, type SimEngine } from '../../src/sim/engine/engine.ts';
 import type { EngineConfig, RequestResult } from '../../src/sim/engine/types.ts';
@@ -56,6 +56,12 @@ export interface DesRunOptions {
   readonly scrapeIntervalMs?: number;
   /** KV-event delivery delay (ms). Default 5. */
   readonly kvEventDelayMs?: number;
+  /**
+   * Routing threads (default 1): each runs its own copy of the policy, as the router's acceptor
+   * threads do, and requests go to them in turn. They share the block index, the prefix and session
+   * stores and the pods' in-flight counts; per-plugin state (a picker's ledger) stays per thread.
+   */
+  readonly routerThreads?: number;
   /** Called now and then with how far the run got (throttled by the driver). */
   readonly onProgress?: (progress: DesProgress) => void;
 }
@@ -74,7 +80,8 @@ class DesRun {
   private readonly index: MemoryBlockIndex;
   private readonly ingestor: KvEventIngestor;
   private readonly feed: KvEventFeed;
-  private readonly loaded: LoadedSchedulerConfig;
+  private readonly threads: LoadedSchedulerConfig[];
+  private issued = 0;
   private readonly random: Random;
   private readonly keyRoot: bigint;
   private readonly records: RequestRecord[] = [];
@@ -110,11 +117,15 @@ class DesRun {
       return pod;
     });
     const blockIndex = new SchedulerBlockIndex(this.index);
-    this.loaded = options.policy.build({
-      state: createInMemoryState({ blockIndex, speculativeBlockIndex: blockIndex }),
-      blockSize: engine.blockSize,
-      cachedBlocks: (id) => this.feed.cachedBlocks(id),
-    });
+    const state = sharedByName(createInMemoryState({ blockIndex, speculativeBlockIndex: blockIndex }));
+    const threadCount = Math.max(1, Math.floor(options.routerThreads ?? 1));
+    this.threads = Array.from({ length: threadCount }, () =>
+      options.policy.build({
+        state,
+        blockSize: engine.blockSize,
+        cachedBlocks: (id) => this.feed.cachedBlocks(id),
+      }),
+    );
     this.random = createRandom(options.seed);
     this.keyRoot = blockKeyRoot(engine.model, null, null);
     this.total = workload.requests.length;
@@ -196,7 +207,8 @@ class DesRun {
       this.ingestor.forgetPod(id);
       this.feed.forget(id);
     }
-    this.loaded.scheduler.retainEndpoints(new Set(this.pods.filter((p) => p.healthy).map((p) => p.id)));
+    const live = new Set(this.pods.filter((p) => p.healthy).map((p) => p.id));
+    for (const thread of this.threads) thread.scheduler.retainEndpoints(live);
   }
 
   private scheduleArrivals(): void {
@@ -231,8 +243,9 @@ class DesRun {
       headers: {},
     };
     const view: FleetView = { nowMs, endpoints: this.pods.map((p) => p.snapshot()) };
+    const scheduler = (this.threads[this.issued++ % this.threads.length] as LoadedSchedulerConfig).scheduler;
     const t0 = performance.now();
-    const decision = this.loaded.scheduler.schedule(schedReq, view, { random: this.random });
+    const decision = scheduler.schedule(schedReq, view, { random: this.random });
     const decisionUs = (performance.now() - t0) * 1000;
 
     const base = {
@@ -256,7 +269,7 @@ class DesRun {
       });
       return;
     }
-    this.loaded.scheduler.recordDispatch(schedReq, decision, nowMs);
+    scheduler.recordDispatch(schedReq, decision, nowMs);
     const inflightTokens = tokens.length + maxTokens;
     pod.inflightRequests++;
     pod.inflightTokens += inflightTokens;
@@ -264,7 +277,7 @@ class DesRun {
     const finish = (record: RequestRecord, outcome: 'success' | 'error'): void => {
       pod.inflightRequests--;
       pod.inflightTokens -= inflightTokens;
-      this.loaded.scheduler.recordResponseComplete({
+      scheduler.recordResponseComplete({
         request: schedReq,
         decision,
         endpointId: pod.id,
@@ -286,7 +299,7 @@ class DesRun {
       finish(failed('connection-refused'), 'error');
       return;
     }
-    this.submit(pod, request, tokens, schedReq, base, finish, failed);
+    this.submit(pod, request, tokens, schedReq, base, finish, failed, scheduler);
   }
 
   private submit(
@@ -297,6 +310,7 @@ class DesRun {
     base: Pick<RequestRecord, 'id' | 'group' | 'stage' | 'arrivalS' | 'promptTokens' | 'decisionUs'>,
     finish: (record: RequestRecord, outcome: 'success' | 'error') => void,
     failed: (error: string) => RequestRecord,
+    scheduler: LoadedSchedulerConfig['scheduler'],
   ): void {
     let firstTokenS = Number.NaN;
     let lastTokenS = Number.NaN;
@@ -315,7 +329,7 @@ class DesRun {
         onToken: (_token, index, time) => {
           if (index === 0) {
             firstTokenS = time;
-            this.loaded.scheduler.recordFirstToken({
+            scheduler.recordFirstToken({
               requestId: schedReq.requestId,
               endpointId: pod.id,
               nowMs: time * 1000,
@@ -371,4 +385,26 @@ class DesRun {
       simTimeS: this.clock.now(),
     });
   }
+}
+
+/**
+ * One store per plugin name however many policy copies ask, as the router's threads share prefix
+ * history, session pins, learned rates and turnover sums (ThreadSharedState; it keeps cursors per thread, which
+ * interleave to the same spread).
+ */
+function sharedByName(base: SchedulerStateFactory): SchedulerStateFactory {
+  const stores = new Map<string, unknown>();
+  // Cursors stay per copy (base.roundRobinCursor), as in the router.
+  const once = <T>(key: string, make: () => T): T => {
+    if (!stores.has(key)) stores.set(key, make());
+    return stores.get(key) as T;
+  };
+  return {
+    ...base,
+    prefixIndex: (name) => once(`prefix:${name}`, () => base.prefixIndex(name)),
+    noHitLru: (name, capacity) => once(`lru:${name}`, () => base.noHitLru(name, capacity)),
+    sessionAffinity: (name, options) => once(`session:${name}`, () => base.sessionAffinity(name, options)),
+    prefillRates: (name, options) => once(`rates:${name}`, () => base.prefillRates(name, options)),
+    cacheTurnover: (name, windowMs) => once(`turnover:${name}`, () => base.cacheTurnover(name, windowMs)),
+  };
 }

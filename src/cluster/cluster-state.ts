@@ -305,6 +305,9 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
       noHitLru: (name, capacity) => base.noHitLru(name, capacity),
       sessionAffinity: (name, options) => this.sessionAffinityStore(name, options),
       roundRobinCursor: (name) => base.roundRobinCursor(name),
+      // Shared by this process's threads only; replicas each learn from their own traffic.
+      prefillRates: (name, options) => base.prefillRates(name, options),
+      cacheTurnover: (name, windowMs) => base.cacheTurnover(name, windowMs),
       blockIndex: {
         longestPrefix(blockKeys, endpointIds) {
           const out = new Map<string, number>();

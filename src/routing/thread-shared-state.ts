@@ -2,7 +2,8 @@
  * Scheduler state shared by the acceptor threads of one router process. Each thread keeps its own
  * in-memory stores (reads stay synchronous and local); every write is applied locally and
  * broadcast, and the other threads apply it too. So a burst spread over threads still sees where
- * its siblings were sent (the approximate prefix index) and which sessions are bound.
+ * its siblings were sent (the approximate prefix index), which sessions are bound, and how fast each
+ * pod prefills and how much each pod's KV was written (kvedge-picker's learned rates and turnover).
  *
  * Round-robin cursors stay per thread: a shared cursor would need a cross-thread counter for a
  * baseline policy, and per-thread cursors interleave to the same spread.
@@ -17,6 +18,13 @@ import {
   type SessionAffinityStore,
 } from '../scheduler/scorers/session-affinity-store.ts';
 import type { SchedulerStateFactory } from '../scheduler/state.ts';
+import { CacheTurnover, type CacheTurnoverStore } from '../scheduler/kvedge/cache-turnover.ts';
+import {
+  type PrefillObservation,
+  type PrefillRateStore,
+  RateLearner,
+  type RateLearnerOptions,
+} from '../scheduler/kvedge/rate-learner.ts';
 import type {
   BlockIndexReader,
   SpeculativeBlockIndexWriter,
@@ -25,7 +33,9 @@ import type {
 type Message =
   | { kind: 'prefix-add'; store: string; endpointId: string; hashes: bigint[]; capacity: number }
   | { kind: 'prefix-remove'; store: string; endpointId: string }
-  | { kind: 'session-bind'; store: string; sessionId: string; endpointId: string; nowMs: number };
+  | { kind: 'session-bind'; store: string; sessionId: string; endpointId: string; nowMs: number }
+  | { kind: 'rate-observe'; store: string; endpointId: string; observation: PrefillObservation }
+  | { kind: 'turnover-record'; store: string; endpointId: string; tokens: number; nowMs: number };
 
 export interface ThreadSharedStateOptions {
   /** Channel name; every thread of one router must use the same. */
@@ -40,6 +50,8 @@ export class ThreadSharedState implements SchedulerStateFactory {
   private readonly channel: BroadcastChannel;
   private readonly prefixStores = new Map<string, InMemoryPrefixIndexStore>();
   private readonly sessionStores = new Map<string, InMemorySessionAffinityStore>();
+  private readonly rateStores = new Map<string, RateLearner>();
+  private readonly turnoverStores = new Map<string, CacheTurnover>();
 
   constructor(options: ThreadSharedStateOptions) {
     if (options.blockIndex) this.blockIndex = options.blockIndex;
@@ -89,6 +101,38 @@ export class ThreadSharedState implements SchedulerStateFactory {
     };
   }
 
+  /**
+   * Every thread learns from every thread's observations: a thread that only saw its own share of
+   * the TTFTs would fit different rates from its neighbours and cost the same pod differently.
+   */
+  prefillRates(pluginName: string, options: RateLearnerOptions): PrefillRateStore {
+    const local = new RateLearner(options);
+    this.rateStores.set(pluginName, local);
+    return {
+      rates: (endpointId) => local.rates(endpointId),
+      fleetRates: () => local.fleetRates(),
+      observe: (endpointId, observation) => {
+        local.observe(endpointId, observation);
+        this.channel.postMessage({ kind: 'rate-observe', store: pluginName, endpointId, observation });
+      },
+      retain: (activeIds) => local.retain(activeIds),
+    };
+  }
+
+  /** Every thread counts every thread's placements into each pod's KV. */
+  cacheTurnover(pluginName: string, windowMs: number): CacheTurnoverStore {
+    const local = new CacheTurnover(windowMs);
+    this.turnoverStores.set(pluginName, local);
+    return {
+      record: (endpointId, tokens, nowMs) => {
+        local.record(endpointId, tokens, nowMs);
+        this.channel.postMessage({ kind: 'turnover-record', store: pluginName, endpointId, tokens, nowMs });
+      },
+      tokensWritten: (endpointId, nowMs) => local.tokensWritten(endpointId, nowMs),
+      retain: (activeIds) => local.retain(activeIds),
+    };
+  }
+
   roundRobinCursor(): InMemoryRoundRobinCursor {
     return new InMemoryRoundRobinCursor();
   }
@@ -107,6 +151,12 @@ export class ThreadSharedState implements SchedulerStateFactory {
         break;
       case 'session-bind':
         this.sessionStores.get(m.store)?.bind(m.sessionId, m.endpointId, m.nowMs);
+        break;
+      case 'rate-observe':
+        this.rateStores.get(m.store)?.observe(m.endpointId, m.observation);
+        break;
+      case 'turnover-record':
+        this.turnoverStores.get(m.store)?.record(m.endpointId, m.tokens, m.nowMs);
         break;
     }
   }

@@ -3,6 +3,8 @@
  * plugin instance; swapping the factory (e.g. for Redis-backed stores shared by router replicas)
  * changes where state lives without touching any plugin.
  */
+import { CacheTurnover, type CacheTurnoverStore } from './kvedge/cache-turnover.ts';
+import { RateLearner, type PrefillRateStore, type RateLearnerOptions } from './kvedge/rate-learner.ts';
 import type { RoundRobinCursor } from './pickers/round-robin-cursor.ts';
 import { InMemoryRoundRobinCursor } from './pickers/round-robin-cursor.ts';
 import type { BlockIndexReader, SpeculativeBlockIndexWriter } from './producers/block-index-reader.ts';
@@ -25,6 +27,10 @@ export interface SchedulerStateFactory {
   ): SessionAffinityStore;
   /** Cursor of one `round-robin-picker` instance. */
   roundRobinCursor(pluginName: string): RoundRobinCursor;
+  /** Learned prefill rates of one `kvedge-picker` instance. */
+  prefillRates(pluginName: string, options: RateLearnerOptions): PrefillRateStore;
+  /** Tokens written into each pod's KV, summed over `windowMs`, of one `kvedge-picker` instance. */
+  cacheTurnover(pluginName: string, windowMs: number): CacheTurnoverStore;
   /** Precise KV-block index, when one is running; without it the precise producer reports no info. */
   readonly blockIndex?: BlockIndexReader;
   /** Speculative writer for the precise index (`speculativeIndexing: true`). */
@@ -45,6 +51,8 @@ export function createInMemoryState(options: InMemoryStateOptions = {}): Schedul
     sessionAffinity: (_name, { ttlMs, sweepIntervalMs }) =>
       new InMemorySessionAffinityStore(ttlMs, sweepIntervalMs),
     roundRobinCursor: () => new InMemoryRoundRobinCursor(),
+    prefillRates: (_name, learnerOptions) => new RateLearner(learnerOptions),
+    cacheTurnover: (_name, windowMs) => new CacheTurnover(windowMs),
     ...(options.blockIndex ? { blockIndex: options.blockIndex } : {}),
     ...(options.speculativeBlockIndex ? { speculativeBlockIndex: options.speculativeBlockIndex } : {}),
   };

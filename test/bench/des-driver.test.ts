@@ -6,6 +6,8 @@ import type { Policy } from '../../bench/policies/policy.ts';
 import { engineConfigForFleet } from '../../bench/workloads/fleet-shape.ts';
 import { sglangGsp } from '../../bench/workloads/sglang-gsp.ts';
 import { churn } from '../../bench/workloads/churn.ts';
+import { llmdSharedPrefix } from '../../bench/workloads/llm-d-shared-prefix.ts';
+import { computeMetrics } from '../../bench/report/policy-metrics.ts';
 import type { FleetView } from '../../src/fleet/types.ts';
 import type { Workload } from '../../bench/workloads/types.ts';
 import { request, tinyWorkload, tokens, TINY_FLEET } from './fixtures.ts';
@@ -148,5 +150,53 @@ describe('DES driver', () => {
     ]);
     const [t0, t1] = run(workload, 'round-robin').records;
     expect(t1!.arrivalS).toBeCloseTo(t0!.finishS + 0.5, 9);
+  });
+});
+
+describe('DES driver with several routing threads', () => {
+  it('gives each thread its own policy copy and requests in turn', () => {
+    const builds: number[] = [];
+    const inner = policyByName('kvedge');
+    const counting: Policy = {
+      ...inner,
+      build(context) {
+        const loaded = inner.build(context);
+        const index = builds.length;
+        builds.push(0);
+        const schedule = loaded.scheduler.schedule.bind(loaded.scheduler);
+        loaded.scheduler.schedule = (req, view, ctx) => {
+          builds[index] = (builds[index] ?? 0) + 1;
+          return schedule(req, view, ctx);
+        };
+        return loaded;
+      },
+    };
+    const requests = [0, 1, 2, 3, 4].map((i) => request(`r${i}`, i * 0.01, tokens(100 * i, 64), 4));
+    const workload = tinyWorkload(requests);
+    runDes({
+      workload,
+      engine: engineConfigForFleet(workload.fleet),
+      policy: counting,
+      seed: 1,
+      routerThreads: 2,
+    });
+    expect(builds).toEqual([3, 2]);
+  });
+
+  // Each copy of kvedge-picker keeps its own ledger, but learned rates and turnover sums come from the
+  // state factory, shared as the router's threads share them. Without that, two threads fitted rates
+  // 25% apart from TTFTs inflated by each other's unseen prefills: W1 p90 0.143 -> 0.241 s, hit rate
+  // 89.6% -> 84.3%.
+  it('routes W1 with kvedge on two threads as on one', { timeout: 120_000 }, () => {
+    const workload = llmdSharedPrefix.build({ seed: 1 });
+    const engine = engineConfigForFleet(workload.fleet);
+    const summary = (routerThreads: number) => {
+      const result = runDes({ workload, engine, policy: policyByName('kvedge'), seed: 1, routerThreads });
+      return computeMetrics(result, workload.stages);
+    };
+    const one = summary(1);
+    const two = summary(2);
+    expect(two.hitRate).toBeGreaterThan(one.hitRate - 0.01);
+    expect(two.ttftS.p90).toBeLessThan(one.ttftS.p90 * 1.1);
   });
 });

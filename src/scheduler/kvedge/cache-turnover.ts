@@ -17,6 +17,14 @@ interface Written {
   atMs: number;
 }
 
+/**
+ * What the picker needs of the tokens-written sums. The scheduler state factory provides it
+ * (`SchedulerStateFactory.cacheTurnover`) so a router's acceptor threads add up one another's
+ * placements: a thread that counted only its own would see 1/n of each pod's writes, and the dead
+ * zone, which is in cache-fulls, would swallow the price.
+ */
+export type CacheTurnoverStore = Pick<CacheTurnover, 'record' | 'tokensWritten' | 'retain'>;
+
 export class CacheTurnover {
   private readonly written = new Map<string, Written>();
 

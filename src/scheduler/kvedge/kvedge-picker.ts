@@ -23,6 +23,7 @@ import type { EndpointSnapshot } from '../../fleet/types.ts';
 import type { FirstTokenAware, FirstTokenEvent } from '../peers/first-token-hook.ts';
 import { definePlugin } from '../plugin-definition.ts';
 import { PRECISE_PREFIX_CACHE_PRODUCER_TYPE } from '../producers/precise-prefix-cache-producer.ts';
+import type { SchedulerStateFactory } from '../state.ts';
 import type {
   DispatchEvent,
   Picker,
@@ -31,11 +32,17 @@ import type {
   SchedulingCycle,
 } from '../types.ts';
 import { kvedgePickerParameters, type KvedgePickerParameters } from './parameters.ts';
-import { CacheTurnover, turnoverExcess } from './cache-turnover.ts';
+import { CacheTurnover, type CacheTurnoverStore, turnoverExcess } from './cache-turnover.ts';
+import { ExternalArrivals } from './external-arrivals.ts';
 import { type BaseLoad, baseLoad, type LoadOptions } from './pod-load.ts';
 import { type FirstTokenObservation, PodLedger } from './pod-ledger.ts';
 import { matchedBlocks, prefixSource } from './prefix-source.ts';
-import { type PrefillRates, RateLearner } from './rate-learner.ts';
+import {
+  type PrefillRates,
+  type PrefillRateStore,
+  RateLearner,
+  type RateLearnerOptions,
+} from './rate-learner.ts';
 import { promptIdentity, rendezvousWeight } from './rendezvous.ts';
 import { cachedTokensOf, type CostConstants, predictTtft, type TtftPrediction } from './ttft-model.ts';
 
@@ -68,6 +75,8 @@ interface PendingDecision {
   /** The output length the costs assumed (the fleet's mean). */
   readonly outputTokens: number;
   readonly costs: readonly CandidateCost[];
+  /** Per candidate (same order as `costs`): outstanding requests at the pod that others sent. */
+  readonly external: readonly number[];
 }
 
 function costOf(costs: readonly CandidateCost[], endpointId: string): CandidateCost | undefined {
@@ -84,37 +93,46 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   readonly kind = 'picker';
   readonly type = KVEDGE_PICKER_TYPE;
   readonly ledger: PodLedger;
-  readonly learner: RateLearner;
-  readonly turnover: CacheTurnover;
+  readonly learner: PrefillRateStore;
+  readonly turnover: CacheTurnoverStore;
+  readonly arrivals = new ExternalArrivals();
   private typicalUncachedTokens = 1024;
 
+  /**
+   * @param stores where learned rates and turnover sums live; the plugin passes the state
+   *   factory's (shared by the router's threads), a bare picker keeps its own.
+   */
   constructor(
     readonly name: string,
     readonly params: KvedgePickerParameters,
+    stores: Partial<Pick<SchedulerStateFactory, 'prefillRates' | 'cacheTurnover'>> = {},
   ) {
     this.ledger = new PodLedger(
       params.quarantineWindow,
       params.arrivalRateWindow,
       params.presumedPrefillGraceMs,
     );
-    this.learner = new RateLearner({
+    const learnerOptions: RateLearnerOptions = {
       prior: { secondsPerToken: params.prefillSecondsPerToken, stepSeconds: params.stepSeconds },
       forgetting: params.learningForgetting,
       minObservations: params.learningMinObservations,
       heterogeneityThreshold: params.heterogeneityThreshold,
-    });
-    this.turnover = new CacheTurnover(params.turnoverWindow);
+    };
+    this.learner = stores.prefillRates?.(name, learnerOptions) ?? new RateLearner(learnerOptions);
+    this.turnover =
+      stores.cacheTurnover?.(name, params.turnoverWindow) ?? new CacheTurnover(params.turnoverWindow);
   }
 
   pick(cycle: SchedulingCycle, scored: readonly ScoredEndpoint[]): readonly string[] {
     if (scored.length === 0) return [];
-    const { costs, outputTokens } = this.costing(cycle, scored);
+    const { costs, outputTokens, external } = this.costing(cycle, scored);
     const order = this.rank(costs, cycle);
     cycle.setPluginState(this.name, {
       nowMs: cycle.nowMs,
       promptTokens: promptTokens(cycle),
       outputTokens,
       costs,
+      external,
     } satisfies PendingDecision);
     const chosen = costOf(costs, order[0] as string) as CandidateCost;
     const p = chosen.prediction;
@@ -134,7 +152,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   private costing(
     cycle: SchedulingCycle,
     scored: readonly ScoredEndpoint[],
-  ): { costs: CandidateCost[]; outputTokens: number } {
+  ): { costs: CandidateCost[]; outputTokens: number; external: number[] } {
     const params = this.params;
     const prompt = promptTokens(cycle);
     const source = prefixSource(cycle, params.prefixProducers);
@@ -149,13 +167,16 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     const n = scored.length;
     const rates = new Array<PrefillRates>(n);
     const loads = new Array<BaseLoad>(n);
+    const external = new Array<number>(n);
     // The request's own output length is not known to the scheduler; the fleet's mean is its estimate.
     let outputSum = 0;
     let outputPods = 0;
     for (let i = 0; i < n; i++) {
       const endpoint = (scored[i] as ScoredEndpoint).endpoint;
       const r = this.learner.rates(endpoint.info.id);
-      const load = baseLoad(endpoint, this.ledger.book(endpoint.info.id), r, loadOptions);
+      const book = this.ledger.book(endpoint.info.id);
+      const load = baseLoad(endpoint, book, r, loadOptions);
+      external[i] = Math.max(0, endpoint.inflight.requests - (book?.outstanding ?? 0));
       rates[i] = r;
       loads[i] = load;
       if (load.outputTokensPerRequest > 0) {
@@ -184,7 +205,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
         ),
       };
     }
-    return { costs: out, outputTokens };
+    return { costs: out, outputTokens, external };
   }
 
   private turnoverExcesses(
@@ -205,6 +226,9 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     const pending = event.decision.state.pluginState.get(this.name) as PendingDecision | undefined;
     const cost = target === null || !pending ? undefined : costOf(pending.costs, target);
     if (target === null || !pending || !cost) return;
+    pending.costs.forEach((c, i) =>
+      this.arrivals.observe(c.endpointId, pending.external[i] ?? 0, pending.nowMs),
+    );
     const p = cost.prediction;
     this.ledger.dispatch(
       {
@@ -252,6 +276,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     this.ledger.retain(activeIds);
     this.learner.retain(activeIds);
     this.turnover.retain(activeIds);
+    this.arrivals.retain(activeIds);
   }
 
   private constants(): CostConstants {
@@ -345,6 +370,9 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   private learn(observation: FirstTokenObservation): void {
     if (!this.params.learnRates) return;
     const { record, ttftMs, waitMs } = observation;
+    // Someone else's request arriving within one TTFT before this one's dispatch or while it waited may
+    // have prefilled ahead of it, and the wait subtracted below does not include that.
+    if (this.arrivals.arrivedSince(record.endpointId, record.dispatchMs - ttftMs)) return;
     const rates = this.learner.rates(record.endpointId);
     const predicted = rates.secondsPerToken * record.uncachedTokens + rates.stepSeconds * record.steps;
     const measured = (ttftMs - waitMs) / 1000 - record.steps * record.interferenceSeconds;
@@ -372,7 +400,7 @@ export const kvedgePickerPlugin = definePlugin({
   summary:
     'ranks endpoints by predicted TTFT in seconds (queue + uncached prefill + decode interference), learned per pod',
   parameters: kvedgePickerParameters,
-  create: (params, ctx) => new KvedgePicker(ctx.name, params),
+  create: (params, ctx) => new KvedgePicker(ctx.name, params, ctx.state),
   // The precise producer is optional (without it the picker falls back); any other name must exist,
   // and the default approximate producer is created when named and missing.
   consumesProducers: (params) =>

@@ -111,6 +111,14 @@ export class Rls2 {
   }
 }
 
+/**
+ * What the picker needs of a learner. The scheduler state factory provides it
+ * (`SchedulerStateFactory.prefillRates`), so a router's acceptor threads can feed one another's
+ * observations into theirs: copies that learn from disjoint halves of the traffic drift apart and
+ * then cost the same pod differently.
+ */
+export type PrefillRateStore = Pick<RateLearner, 'rates' | 'fleetRates' | 'observe' | 'retain'>;
+
 export class RateLearner {
   private readonly fleet: Rls2;
   private readonly pods = new Map<string, Rls2>();

@@ -299,6 +299,25 @@ describe('kvedge-picker', () => {
     expect(picker.ledger.book('a')!.outstanding).toBe(0);
   });
 
+  it("does not learn from a TTFT that another thread's or replica's request may have delayed", () => {
+    // The fleet's in-flight counters count every router thread and replica; the ledger only this picker.
+    const observed = (othersDispatch: boolean) => {
+      const { scheduler, picker } = build();
+      const first = prompt(8);
+      const d1 = scheduler.schedule(first, fleet([endpoint('a')]), random());
+      scheduler.recordDispatch(first, d1, NOW);
+      // 50 ms later: 'a' counts 1 own + (2 others' requests if they dispatched there meanwhile).
+      const second = prompt(9);
+      const view = fleet([endpoint('a', { inflightRequests: othersDispatch ? 3 : 1 })], NOW + 50);
+      const d2 = scheduler.schedule(second, view, random());
+      scheduler.recordDispatch(second, d2, NOW + 50);
+      scheduler.recordFirstToken({ requestId: first.requestId, endpointId: 'a', nowMs: NOW + 900 });
+      return picker.learner.fleetRates().observations;
+    };
+    expect(observed(false)).toBe(1);
+    expect(observed(true)).toBe(0);
+  });
+
   it("receives the router's first-token events through the scheduler", () => {
     const { scheduler, picker } = build();
     const req = prompt(8);

@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ThreadSharedState } from '../../src/routing/thread-shared-state.ts';
+
+const LEARNER = {
+  prior: { secondsPerToken: 1e-4, stepSeconds: 0.01 },
+  forgetting: 0.99,
+  minObservations: 3,
+  heterogeneityThreshold: 0.25,
+};
+
+describe('ThreadSharedState: kvedge-picker stores', () => {
+  const states: ThreadSharedState[] = [];
+  afterEach(() => {
+    for (const s of states.splice(0)) s.close();
+  });
+  // Two "threads": BroadcastChannel delivers to every other channel of the same name, in this thread too.
+  function pair() {
+    const channel = `test-shared-${process.pid}-${Math.random()}`;
+    const a = new ThreadSharedState({ channel });
+    const b = new ThreadSharedState({ channel });
+    states.push(a, b);
+    return [a, b] as const;
+  }
+
+  it("learns prefill rates from every thread's observations", async () => {
+    const [a, b] = pair();
+    const ratesA = a.prefillRates('kvedge-picker', LEARNER);
+    const ratesB = b.prefillRates('kvedge-picker', LEARNER);
+    for (let i = 0; i < 20; i++) {
+      const tokens = 500 + i * 300;
+      ratesA.observe('pod', {
+        uncachedTokens: tokens,
+        steps: 1,
+        serviceSeconds: 3e-4 * tokens + 0.01,
+        weight: 1,
+      });
+    }
+    await sleep(20);
+    expect(ratesB.fleetRates().observations).toBe(20);
+    expect(ratesB.rates('pod').secondsPerToken).toBeCloseTo(ratesA.rates('pod').secondsPerToken, 9);
+    expect(ratesB.rates('pod').secondsPerToken).toBeGreaterThan(2e-4);
+  });
+
+  it("sums every thread's writes into each pod's KV", async () => {
+    const [a, b] = pair();
+    const turnoverA = a.cacheTurnover('kvedge-picker', 60_000);
+    const turnoverB = b.cacheTurnover('kvedge-picker', 60_000);
+    turnoverA.record('pod', 1000, 0);
+    turnoverB.record('pod', 500, 0);
+    await sleep(20);
+    expect(turnoverA.tokensWritten('pod', 0)).toBe(1500);
+    expect(turnoverB.tokensWritten('pod', 0)).toBe(1500);
+  });
+});
