@@ -61,6 +61,7 @@ async function main(argv: readonly string[]): Promise<void> {
                     router: kvedgeRouterLauncher(policyByName(options.router), workload, {
                       replicas: options.replicas,
                       seed: options.seed,
+                      threads: options.routerThreads,
                       ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
                     }),
                   }

@@ -25,7 +25,7 @@ export interface BenchOptions {
   readonly traceSpeed?: number;
   readonly scrapeIntervalMs: number;
   readonly kvEventDelayMs: number;
-  /** DES: routing threads, each with its own policy copy (the router runs one per core). */
+  /** Routing threads, each with its own policy copy (DES copies; live: the router's acceptor threads). */
   readonly routerThreads: number;
   readonly progress: boolean;
   readonly targetUrls: readonly string[];
@@ -166,7 +166,7 @@ export function buildProgram(): Command {
     .option('--kv-event-delay-ms <ms>', 'des: KV-event delivery delay', nonNegativeNumber, 5)
     .option(
       '--router-threads <n>',
-      "des: routing threads, each with its own copy of the policy, taking requests in turn (the router's acceptor threads)",
+      "routing threads, each with its own copy of the policy (des: taking requests in turn; live: the router's --threads)",
       positiveInt,
       1,
     )

@@ -33,6 +33,8 @@ export interface KvedgeRouterOptions {
   readonly redisUrl?: string;
   /** Scheduler seed of replica 0; replica i uses `seed + i`. */
   readonly seed: number;
+  /** Acceptor threads per router (`--threads`). Default 1. */
+  readonly threads?: number;
 }
 
 /** Cluster counters reported per replica (`kvedge_cluster_<name>_total`). */
@@ -90,7 +92,7 @@ export function kvedgeRouterLauncher(
               edge: { host: '127.0.0.1', port: 0 },
               adminPort: 0,
               adminHost: '127.0.0.1',
-              threads: 1,
+              threads: options.threads ?? 1,
               seed: options.seed + i,
               // Live prompts are token ids, which pass through any tokenizer unchanged.
               tokenizers: { [fleet.model]: 'synthetic' },

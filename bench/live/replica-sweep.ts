@@ -84,6 +84,7 @@ export async function runReplicaSweep(
         router: kvedgeRouterLauncher(policy, workload, {
           replicas: count,
           seed: options.seed,
+          threads: options.routerThreads,
           ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
         }),
       }),
