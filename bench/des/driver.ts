@@ -389,7 +389,7 @@ class DesRun {
 
 /**
  * One store per plugin name however many policy copies ask, as the router's threads share prefix
- * history, session pins, learned rates and turnover sums (ThreadSharedState; it keeps cursors per thread, which
+ * history, session pins and kvedge-picker's ledger, learned rates and turnover sums (ThreadSharedState; it keeps cursors per thread, which
  * interleave to the same spread).
  */
 function sharedByName(base: SchedulerStateFactory): SchedulerStateFactory {
@@ -406,5 +406,6 @@ function sharedByName(base: SchedulerStateFactory): SchedulerStateFactory {
     sessionAffinity: (name, options) => once(`session:${name}`, () => base.sessionAffinity(name, options)),
     prefillRates: (name, options) => once(`rates:${name}`, () => base.prefillRates(name, options)),
     cacheTurnover: (name, windowMs) => once(`turnover:${name}`, () => base.cacheTurnover(name, windowMs)),
+    podLedger: (name, options) => once(`ledger:${name}`, () => base.podLedger(name, options)),
   };
 }

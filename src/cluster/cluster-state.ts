@@ -308,6 +308,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
       // Shared by this process's threads only; replicas each learn from their own traffic.
       prefillRates: (name, options) => base.prefillRates(name, options),
       cacheTurnover: (name, windowMs) => base.cacheTurnover(name, windowMs),
+      podLedger: (name, options) => base.podLedger(name, options),
       blockIndex: {
         longestPrefix(blockKeys, endpointIds) {
           const out = new Map<string, number>();

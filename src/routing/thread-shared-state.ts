@@ -3,7 +3,8 @@
  * in-memory stores (reads stay synchronous and local); every write is applied locally and
  * broadcast, and the other threads apply it too. So a burst spread over threads still sees where
  * its siblings were sent (the approximate prefix index), which sessions are bound, and how fast each
- * pod prefills and how much each pod's KV was written (kvedge-picker's learned rates and turnover).
+ * pod prefills, how much each pod's KV was written and what each pod was sent (kvedge-picker's learned
+ * rates, turnover and ledger).
  *
  * Round-robin cursors stay per thread: a shared cursor would need a cross-thread counter for a
  * baseline policy, and per-thread cursors interleave to the same spread.
@@ -20,6 +21,12 @@ import {
 import type { SchedulerStateFactory } from '../scheduler/state.ts';
 import { CacheTurnover, type CacheTurnoverStore } from '../scheduler/kvedge/cache-turnover.ts';
 import {
+  type DispatchFields,
+  PodLedger,
+  type PodLedgerOptions,
+  type PodLedgerStore,
+} from '../scheduler/kvedge/pod-ledger.ts';
+import {
   type PrefillObservation,
   type PrefillRateStore,
   RateLearner,
@@ -35,7 +42,23 @@ type Message =
   | { kind: 'prefix-remove'; store: string; endpointId: string }
   | { kind: 'session-bind'; store: string; sessionId: string; endpointId: string; nowMs: number }
   | { kind: 'rate-observe'; store: string; endpointId: string; observation: PrefillObservation }
-  | { kind: 'turnover-record'; store: string; endpointId: string; tokens: number; nowMs: number };
+  | { kind: 'turnover-record'; store: string; endpointId: string; tokens: number; nowMs: number }
+  | {
+      kind: 'ledger-dispatch';
+      store: string;
+      fields: DispatchFields;
+      predictedFirstTokenMs: number;
+      awaitsFirstToken: boolean;
+    }
+  | { kind: 'ledger-first-token'; store: string; requestId: string; nowMs: number; realtime: boolean }
+  | {
+      kind: 'ledger-complete';
+      store: string;
+      requestId: string;
+      nowMs: number;
+      failed: boolean;
+      endpointId: string | undefined;
+    };
 
 export interface ThreadSharedStateOptions {
   /** Channel name; every thread of one router must use the same. */
@@ -52,6 +75,7 @@ export class ThreadSharedState implements SchedulerStateFactory {
   private readonly sessionStores = new Map<string, InMemorySessionAffinityStore>();
   private readonly rateStores = new Map<string, RateLearner>();
   private readonly turnoverStores = new Map<string, CacheTurnover>();
+  private readonly ledgers = new Map<string, PodLedger>();
 
   constructor(options: ThreadSharedStateOptions) {
     if (options.blockIndex) this.blockIndex = options.blockIndex;
@@ -133,6 +157,40 @@ export class ThreadSharedState implements SchedulerStateFactory {
     };
   }
 
+  /**
+   * Every thread's ledger holds every thread's dispatches, first tokens and completions, so each
+   * sees a pod's whole queue (a macrotask late for the others' dispatches). Only the thread that
+   * dispatched a request learns from its first token: the mirrored calls discard what they return.
+   */
+  podLedger(pluginName: string, options: PodLedgerOptions): PodLedgerStore {
+    const local = new PodLedger(options.errorWindowMs, options.rateWindowMs, options.graceMs);
+    this.ledgers.set(pluginName, local);
+    const post = (m: Message): void => this.channel.postMessage(m);
+    return {
+      dispatch: (fields, predictedFirstTokenMs, awaitsFirstToken = true) => {
+        const record = local.dispatch(fields, predictedFirstTokenMs, awaitsFirstToken);
+        post({ kind: 'ledger-dispatch', store: pluginName, fields, predictedFirstTokenMs, awaitsFirstToken });
+        return record;
+      },
+      firstToken: (requestId, nowMs, realtime = true) => {
+        const observation = local.firstToken(requestId, nowMs, realtime);
+        post({ kind: 'ledger-first-token', store: pluginName, requestId, nowMs, realtime });
+        return observation;
+      },
+      complete: (requestId, nowMs, failed, endpointId) => {
+        const record = local.complete(requestId, nowMs, failed, endpointId);
+        post({ kind: 'ledger-complete', store: pluginName, requestId, nowMs, failed, endpointId });
+        return record;
+      },
+      record: (requestId) => local.record(requestId),
+      book: (endpointId) => local.book(endpointId),
+      retain: (activeIds) => local.retain(activeIds),
+      get presumeGraceMs() {
+        return local.presumeGraceMs;
+      },
+    };
+  }
+
   roundRobinCursor(): InMemoryRoundRobinCursor {
     return new InMemoryRoundRobinCursor();
   }
@@ -157,6 +215,15 @@ export class ThreadSharedState implements SchedulerStateFactory {
         break;
       case 'turnover-record':
         this.turnoverStores.get(m.store)?.record(m.endpointId, m.tokens, m.nowMs);
+        break;
+      case 'ledger-dispatch':
+        this.ledgers.get(m.store)?.dispatch(m.fields, m.predictedFirstTokenMs, m.awaitsFirstToken);
+        break;
+      case 'ledger-first-token':
+        this.ledgers.get(m.store)?.firstToken(m.requestId, m.nowMs, m.realtime);
+        break;
+      case 'ledger-complete':
+        this.ledgers.get(m.store)?.complete(m.requestId, m.nowMs, m.failed, m.endpointId);
         break;
     }
   }

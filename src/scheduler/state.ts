@@ -4,6 +4,7 @@
  * changes where state lives without touching any plugin.
  */
 import { CacheTurnover, type CacheTurnoverStore } from './kvedge/cache-turnover.ts';
+import { PodLedger, type PodLedgerOptions, type PodLedgerStore } from './kvedge/pod-ledger.ts';
 import { RateLearner, type PrefillRateStore, type RateLearnerOptions } from './kvedge/rate-learner.ts';
 import type { RoundRobinCursor } from './pickers/round-robin-cursor.ts';
 import { InMemoryRoundRobinCursor } from './pickers/round-robin-cursor.ts';
@@ -29,6 +30,8 @@ export interface SchedulerStateFactory {
   roundRobinCursor(pluginName: string): RoundRobinCursor;
   /** Learned prefill rates of one `kvedge-picker` instance. */
   prefillRates(pluginName: string, options: RateLearnerOptions): PrefillRateStore;
+  /** Dispatch-time ledger of one `kvedge-picker` instance. */
+  podLedger(pluginName: string, options: PodLedgerOptions): PodLedgerStore;
   /** Tokens written into each pod's KV, summed over `windowMs`, of one `kvedge-picker` instance. */
   cacheTurnover(pluginName: string, windowMs: number): CacheTurnoverStore;
   /** Precise KV-block index, when one is running; without it the precise producer reports no info. */
@@ -53,6 +56,7 @@ export function createInMemoryState(options: InMemoryStateOptions = {}): Schedul
     roundRobinCursor: () => new InMemoryRoundRobinCursor(),
     prefillRates: (_name, learnerOptions) => new RateLearner(learnerOptions),
     cacheTurnover: (_name, windowMs) => new CacheTurnover(windowMs),
+    podLedger: (_name, o) => new PodLedger(o.errorWindowMs, o.rateWindowMs, o.graceMs),
     ...(options.blockIndex ? { blockIndex: options.blockIndex } : {}),
     ...(options.speculativeBlockIndex ? { speculativeBlockIndex: options.speculativeBlockIndex } : {}),
   };

@@ -183,10 +183,9 @@ describe('DES driver with several routing threads', () => {
     expect(builds).toEqual([3, 2]);
   });
 
-  // Each copy of kvedge-picker keeps its own ledger, but learned rates and turnover sums come from the
-  // state factory, shared as the router's threads share them. Without that, two threads fitted rates
-  // 25% apart from TTFTs inflated by each other's unseen prefills: W1 p90 0.143 -> 0.241 s, hit rate
-  // 89.6% -> 84.3%.
+  // kvedge-picker's ledger, learned rates and turnover sums come from the state factory, shared as the
+  // router's threads share them. With per-copy state, two threads fitted rates 25% apart from TTFTs
+  // inflated by each other's unseen prefills: W1 p90 0.143 -> 0.241 s, hit rate 89.6% -> 84.3%.
   it('routes W1 with kvedge on two threads as on one', { timeout: 120_000 }, () => {
     const workload = llmdSharedPrefix.build({ seed: 1 });
     const engine = engineConfigForFleet(workload.fleet);

@@ -52,4 +52,36 @@ describe('ThreadSharedState: kvedge-picker stores', () => {
     expect(turnoverA.tokensWritten('pod', 0)).toBe(1500);
     expect(turnoverB.tokensWritten('pod', 0)).toBe(1500);
   });
+
+  it("mirrors every thread's dispatches, first tokens and completions into each ledger", async () => {
+    const [a, b] = pair();
+    const options = { errorWindowMs: 10_000, rateWindowMs: 10_000, graceMs: 1_000 };
+    const ledgerA = a.podLedger('kvedge-picker', options);
+    const ledgerB = b.podLedger('kvedge-picker', options);
+    const fields = {
+      requestId: 'r1',
+      endpointId: 'pod',
+      dispatchMs: 1000,
+      promptTokens: 6000,
+      uncachedTokens: 6000,
+      waitMs: 0,
+      steps: 1,
+      interferenceSeconds: 0,
+    };
+    ledgerA.dispatch(fields, 1500);
+    await sleep(20);
+    // B sees A's request queued on the pod: its backlog and its pending prefill.
+    expect(ledgerB.book('pod')?.busyUntilMs).toBe(1500);
+    expect(ledgerB.book('pod')?.outstanding).toBe(1);
+    expect(ledgerB.book('pod')?.pendingTokens).toBe(6000);
+    // A's first token came 200 ms late: B's clock for the pod moves with it, and B does not learn from it.
+    expect(ledgerA.firstToken('r1', 1700)?.ttftMs).toBe(700);
+    await sleep(20);
+    expect(ledgerB.book('pod')?.pending).toHaveLength(0);
+    expect(ledgerB.record('r1')?.firstTokenMs).toBe(1700);
+    ledgerA.complete('r1', 5000, true, 'pod');
+    await sleep(20);
+    expect(ledgerB.book('pod')?.outstanding).toBe(0);
+    expect(ledgerB.book('pod')?.errorTimesMs).toEqual([5000]);
+  });
 });

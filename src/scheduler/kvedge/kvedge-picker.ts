@@ -35,7 +35,12 @@ import { kvedgePickerParameters, type KvedgePickerParameters } from './parameter
 import { CacheTurnover, type CacheTurnoverStore, turnoverExcess } from './cache-turnover.ts';
 import { ExternalArrivals } from './external-arrivals.ts';
 import { type BaseLoad, baseLoad, type LoadOptions } from './pod-load.ts';
-import { type FirstTokenObservation, PodLedger } from './pod-ledger.ts';
+import {
+  type FirstTokenObservation,
+  PodLedger,
+  type PodLedgerOptions,
+  type PodLedgerStore,
+} from './pod-ledger.ts';
 import { matchedBlocks, prefixSource } from './prefix-source.ts';
 import {
   type PrefillRates,
@@ -92,26 +97,29 @@ const TYPICAL_UNCACHED_ALPHA = 0.05;
 export class KvedgePicker implements Picker, FirstTokenAware {
   readonly kind = 'picker';
   readonly type = KVEDGE_PICKER_TYPE;
-  readonly ledger: PodLedger;
+  readonly ledger: PodLedgerStore;
   readonly learner: PrefillRateStore;
   readonly turnover: CacheTurnoverStore;
   readonly arrivals = new ExternalArrivals();
   private typicalUncachedTokens = 1024;
 
   /**
-   * @param stores where learned rates and turnover sums live; the plugin passes the state
-   *   factory's (shared by the router's threads), a bare picker keeps its own.
+   * @param stores where the ledger, learned rates and turnover sums live; the plugin passes the
+   *   state factory's (shared by the router's threads), a bare picker keeps its own.
    */
   constructor(
     readonly name: string,
     readonly params: KvedgePickerParameters,
-    stores: Partial<Pick<SchedulerStateFactory, 'prefillRates' | 'cacheTurnover'>> = {},
+    stores: Partial<Pick<SchedulerStateFactory, 'prefillRates' | 'cacheTurnover' | 'podLedger'>> = {},
   ) {
-    this.ledger = new PodLedger(
-      params.quarantineWindow,
-      params.arrivalRateWindow,
-      params.presumedPrefillGraceMs,
-    );
+    const ledgerOptions: PodLedgerOptions = {
+      errorWindowMs: params.quarantineWindow,
+      rateWindowMs: params.arrivalRateWindow,
+      graceMs: params.presumedPrefillGraceMs,
+    };
+    this.ledger =
+      stores.podLedger?.(name, ledgerOptions) ??
+      new PodLedger(ledgerOptions.errorWindowMs, ledgerOptions.rateWindowMs, ledgerOptions.graceMs);
     const learnerOptions: RateLearnerOptions = {
       prior: { secondsPerToken: params.prefillSecondsPerToken, stepSeconds: params.stepSeconds },
       forgetting: params.learningForgetting,

@@ -172,6 +172,30 @@ export interface FirstTokenObservation {
   readonly waitMs: number;
 }
 
+/** The fields a dispatch is recorded with (what {@link PodLedger.dispatch} takes). */
+export type DispatchFields = Omit<
+  DispatchRecord,
+  'predictedFrameMs' | 'shiftAtDispatchMs' | 'firstTokenMs' | 'inPending'
+>;
+
+/** {@link PodLedger}'s constructor arguments, as the scheduler state factory passes them. */
+export interface PodLedgerOptions {
+  readonly errorWindowMs: number;
+  readonly rateWindowMs: number;
+  readonly graceMs: number;
+}
+
+/**
+ * What the picker needs of a ledger. The scheduler state factory provides it
+ * (`SchedulerStateFactory.podLedger`) so a router's acceptor threads can mirror one another's
+ * dispatches, first tokens and completions: a thread whose ledger held only its own dispatches saw
+ * 1/n of each pod's queue.
+ */
+export type PodLedgerStore = Pick<
+  PodLedger,
+  'dispatch' | 'firstToken' | 'complete' | 'record' | 'book' | 'retain' | 'presumeGraceMs'
+>;
+
 export class PodLedger {
   private readonly pods = new Map<string, PodBook>();
   private readonly requests = new Map<string, DispatchRecord>();
@@ -210,11 +234,7 @@ export class PodLedger {
    * pod's clock and stays out of the pending list, whose prefill work is a floor on the backlog
    * until each request's first token is seen.
    */
-  dispatch(
-    fields: Omit<DispatchRecord, 'predictedFrameMs' | 'shiftAtDispatchMs' | 'firstTokenMs' | 'inPending'>,
-    predictedFirstTokenMs: number,
-    awaitsFirstToken = true,
-  ): DispatchRecord {
+  dispatch(fields: DispatchFields, predictedFirstTokenMs: number, awaitsFirstToken = true): DispatchRecord {
     const book = this.bookFor(fields.endpointId);
     const record: DispatchRecord = {
       ...fields,
