@@ -53,6 +53,7 @@ export const CLUSTER_COUNTERS = [
   'speculative_published',
   'history_writes',
   'history_received',
+  'picker_state_received',
   'inflight_deltas_received',
 ] as const;
 

@@ -210,6 +210,7 @@ const SHOWN_COUNTERS = [
   'pod_resyncs',
   'history_writes',
   'history_received',
+  'picker_state_received',
 ] as const;
 
 /**

@@ -43,6 +43,9 @@ export interface ClusterCounters {
   pinsReceived: number;
   historyWrites: number;
   historyReceived: number;
+  /** kvedge-picker ledger, learning and turnover mutations sent to / applied from other replicas. */
+  pickerStatePublished: number;
+  pickerStateReceived: number;
   /** Writes not sent because Redis was unavailable (their state is republished on recovery). */
   writesSkippedDegraded: number;
   /** Commands that failed (any component). */
@@ -74,6 +77,8 @@ export function newClusterCounters(): ClusterCounters {
     pinsReceived: 0,
     historyWrites: 0,
     historyReceived: 0,
+    pickerStatePublished: 0,
+    pickerStateReceived: 0,
     writesSkippedDegraded: 0,
     redisErrors: 0,
   };

@@ -121,6 +121,11 @@ export class ClusterKeys {
     return `${this.prefix}{h:${plugin}}:blocks:${endpointId}`;
   }
 
+  /** Channel of kvedge-picker state mutations (ledger, learning, turnover) of one plugin instance. */
+  pickerChannel(plugin: string): string {
+    return `${this.prefix}{p:${plugin}}:state`;
+  }
+
   /** Channel of history changes of one plugin instance. */
   historyChannel(plugin: string): string {
     return `${this.prefix}{h:${plugin}}:changes`;

@@ -46,6 +46,7 @@ import {
   type ClusterStateConfig,
   type ClusterStateConfigInput,
 } from './config.ts';
+import { PickerStateMirror } from './picker-state-mirror.ts';
 import { PodLeases } from './pod-leases.ts';
 import { PodOwnership } from './pod-ownership.ts';
 import { PubSubHub } from './pubsub-hub.ts';
@@ -92,6 +93,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   readonly #ownsMirror: boolean;
   readonly #sessions = new Map<string, SharedSessionAffinityStore>();
   readonly #histories = new Map<string, SharedPrefixIndexStore>();
+  readonly #picker: PickerStateMirror;
   readonly #ready: Promise<void>;
   #resolveReady!: () => void;
   #recovering: Promise<void> | null = null;
@@ -131,6 +133,15 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     );
     this.#watchdog = new ConnectionWatchdog(this.#clients, 1000, this.#logger);
     this.#hub = new PubSubHub(subscriber, this.#logger);
+    this.#picker = new PickerStateMirror({
+      client: this.#command,
+      hub: this.#hub,
+      health: this.#health,
+      keys: this.keys,
+      replicaId: this.replicaId,
+      counters: this.counters,
+      logger: this.#logger,
+    });
     this.#ownsMirror = options.mirror === undefined;
     const mirror = options.mirror ?? MemoryBlockIndex.create(options.mirrorOptions);
 
@@ -305,10 +316,9 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
       noHitLru: (name, capacity) => base.noHitLru(name, capacity),
       sessionAffinity: (name, options) => this.sessionAffinityStore(name, options),
       roundRobinCursor: (name) => base.roundRobinCursor(name),
-      // Shared by this process's threads only; replicas each learn from their own traffic.
-      prefillRates: (name, options) => base.prefillRates(name, options),
-      cacheTurnover: (name, windowMs) => base.cacheTurnover(name, windowMs),
-      podLedger: (name, options) => base.podLedger(name, options),
+      prefillRates: (name, options) => this.#picker.rates(name, base.prefillRates(name, options)),
+      cacheTurnover: (name, windowMs) => this.#picker.turnover(name, base.cacheTurnover(name, windowMs)),
+      podLedger: (name, options) => this.#picker.ledger(name, base.podLedger(name, options)),
       blockIndex: {
         longestPrefix(blockKeys, endpointIds) {
           const out = new Map<string, number>();
@@ -364,6 +374,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     this.#watchdog.stop();
     for (const store of this.#sessions.values()) store.close();
     for (const store of this.#histories.values()) store.close();
+    this.#picker.close();
     this.#health.close();
     this.#hub.close();
     this.index.close();

@@ -76,6 +76,7 @@ export class ThreadSharedState implements SchedulerStateFactory {
   private readonly rateStores = new Map<string, RateLearner>();
   private readonly turnoverStores = new Map<string, CacheTurnover>();
   private readonly ledgers = new Map<string, PodLedger>();
+  private closed = false;
 
   constructor(options: ThreadSharedStateOptions) {
     if (options.blockIndex) this.blockIndex = options.blockIndex;
@@ -89,7 +90,7 @@ export class ThreadSharedState implements SchedulerStateFactory {
   prefixIndex(pluginName: string): PrefixIndexStore {
     const local = new InMemoryPrefixIndexStore();
     this.prefixStores.set(pluginName, local);
-    const post = (m: Message): void => this.channel.postMessage(m);
+    const post = (m: Message): void => this.post(m);
     return {
       longestPrefix: (hashes) => local.longestPrefix(hashes),
       add: (endpointId, hashes, capacity) => {
@@ -119,7 +120,7 @@ export class ThreadSharedState implements SchedulerStateFactory {
       get: (sessionId, nowMs) => local.get(sessionId, nowMs),
       bind: (sessionId, endpointId, nowMs) => {
         local.bind(sessionId, endpointId, nowMs);
-        this.channel.postMessage({ kind: 'session-bind', store: pluginName, sessionId, endpointId, nowMs });
+        this.post({ kind: 'session-bind', store: pluginName, sessionId, endpointId, nowMs });
       },
       retainEndpoints: (ids) => local.retainEndpoints(ids),
     };
@@ -137,7 +138,7 @@ export class ThreadSharedState implements SchedulerStateFactory {
       fleetRates: () => local.fleetRates(),
       observe: (endpointId, observation) => {
         local.observe(endpointId, observation);
-        this.channel.postMessage({ kind: 'rate-observe', store: pluginName, endpointId, observation });
+        this.post({ kind: 'rate-observe', store: pluginName, endpointId, observation });
       },
       retain: (activeIds) => local.retain(activeIds),
     };
@@ -150,7 +151,7 @@ export class ThreadSharedState implements SchedulerStateFactory {
     return {
       record: (endpointId, tokens, nowMs) => {
         local.record(endpointId, tokens, nowMs);
-        this.channel.postMessage({ kind: 'turnover-record', store: pluginName, endpointId, tokens, nowMs });
+        this.post({ kind: 'turnover-record', store: pluginName, endpointId, tokens, nowMs });
       },
       tokensWritten: (endpointId, nowMs) => local.tokensWritten(endpointId, nowMs),
       retain: (activeIds) => local.retain(activeIds),
@@ -165,7 +166,7 @@ export class ThreadSharedState implements SchedulerStateFactory {
   podLedger(pluginName: string, options: PodLedgerOptions): PodLedgerStore {
     const local = new PodLedger(options.errorWindowMs, options.rateWindowMs, options.graceMs);
     this.ledgers.set(pluginName, local);
-    const post = (m: Message): void => this.channel.postMessage(m);
+    const post = (m: Message): void => this.post(m);
     return {
       dispatch: (fields, predictedFirstTokenMs, awaitsFirstToken = true) => {
         const record = local.dispatch(fields, predictedFirstTokenMs, awaitsFirstToken);
@@ -196,7 +197,16 @@ export class ThreadSharedState implements SchedulerStateFactory {
   }
 
   close(): void {
+    this.closed = true;
     this.channel.close();
+  }
+
+  /**
+   * Stores stay usable after close (a Redis mirror may still apply a peer's mutation while the
+   * router shuts down); they just stop telling the other threads.
+   */
+  private post(m: Message): void {
+    if (!this.closed) this.channel.postMessage(m);
   }
 
   private apply(m: Message): void {

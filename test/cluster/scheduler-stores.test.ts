@@ -135,3 +135,95 @@ describe('shared approximate-prefix history', () => {
     );
   });
 });
+
+describe("kvedge-picker's ledger, learning and turnover across replicas", () => {
+  const LEDGER = { errorWindowMs: 10_000, rateWindowMs: 10_000, graceMs: 1_000 };
+  const LEARNER = {
+    prior: { secondsPerToken: 1e-4, stepSeconds: 0.01 },
+    forgetting: 0.99,
+    minObservations: 3,
+    heterogeneityThreshold: 0.25,
+  };
+
+  it("mirrors each replica's dispatches, first tokens, completions, observations and KV writes", async () => {
+    const [a, b] = await replicas(2);
+    const stateA = a!.schedulerState();
+    const stateB = b!.schedulerState();
+    const ledgerA = stateA.podLedger('kvedge-picker', LEDGER);
+    const ledgerB = stateB.podLedger('kvedge-picker', LEDGER);
+    const ratesA = stateA.prefillRates('kvedge-picker', LEARNER);
+    const ratesB = stateB.prefillRates('kvedge-picker', LEARNER);
+    const turnoverA = stateA.cacheTurnover('kvedge-picker', 60_000);
+    const turnoverB = stateB.cacheTurnover('kvedge-picker', 60_000);
+    // Subscriptions are asynchronous; wait until a probe from each side arrives.
+    await waitFor(() => {
+      turnoverA.record('probe', 1, 0);
+      turnoverB.record('probe', 1, 0);
+      return turnoverA.tokensWritten('probe', 0) > 1 && turnoverB.tokensWritten('probe', 0) > 1;
+    }, 3000);
+
+    ledgerA.dispatch(
+      {
+        requestId: 'r1',
+        endpointId: EP1,
+        dispatchMs: 1000,
+        promptTokens: 6000,
+        uncachedTokens: 6000,
+        waitMs: 0,
+        steps: 1,
+        interferenceSeconds: 0,
+      },
+      1500,
+    );
+    await waitFor(() => ledgerB.book(EP1)?.outstanding === 1, 2000);
+    expect(ledgerB.book(EP1)?.busyUntilMs).toBe(1500);
+    expect(ledgerB.book(EP1)?.pendingTokens).toBe(6000);
+    ledgerA.firstToken('r1', 1700);
+    await waitFor(() => ledgerB.record('r1')?.firstTokenMs === 1700, 2000);
+    ledgerA.complete('r1', 5000, true, EP1);
+    await waitFor(() => ledgerB.book(EP1)?.outstanding === 0, 2000);
+    expect(ledgerB.book(EP1)?.errorTimesMs).toEqual([5000]);
+
+    for (let i = 0; i < 10; i++) {
+      ratesB.observe(EP2, {
+        uncachedTokens: 1000 + 500 * i,
+        steps: 1,
+        serviceSeconds: 0.3 + 0.15 * i,
+        weight: 1,
+      });
+    }
+    await waitFor(() => ratesA.fleetRates().observations === 10, 2000);
+    expect(ratesA.rates(EP2).secondsPerToken).toBeCloseTo(ratesB.rates(EP2).secondsPerToken, 9);
+
+    turnoverB.record(EP2, 4000, 0);
+    await waitFor(() => turnoverA.tokensWritten(EP2, 0) === 4000, 2000);
+    expect(a!.counters.pickerStateReceived).toBeGreaterThan(0);
+    expect(b!.counters.pickerStatePublished).toBeGreaterThan(0);
+  });
+
+  it('keeps routing on local state while Redis is down', async () => {
+    const [a] = await replicas(1);
+    const ledger = a!.schedulerState().podLedger('kvedge-picker', LEDGER);
+    await redis.kill();
+    try {
+      await waitFor(() => a!.degraded, 5000);
+      ledger.dispatch(
+        {
+          requestId: 'r2',
+          endpointId: EP1,
+          dispatchMs: 0,
+          promptTokens: 100,
+          uncachedTokens: 100,
+          waitMs: 0,
+          steps: 1,
+          interferenceSeconds: 0,
+        },
+        50,
+      );
+      expect(ledger.book(EP1)?.outstanding).toBe(1);
+      expect(a!.counters.writesSkippedDegraded).toBeGreaterThan(0);
+    } finally {
+      await redis.restart();
+    }
+  });
+});

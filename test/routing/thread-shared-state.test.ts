@@ -84,4 +84,12 @@ describe('ThreadSharedState: kvedge-picker stores', () => {
     expect(ledgerB.book('pod')?.outstanding).toBe(0);
     expect(ledgerB.book('pod')?.errorTimesMs).toEqual([5000]);
   });
+
+  it('keeps its stores usable after close (a Redis mirror may still apply a peer mutation)', () => {
+    const [a] = pair();
+    const turnover = a.cacheTurnover('kvedge-picker', 60_000);
+    a.close();
+    expect(() => turnover.record('pod', 10, 0)).not.toThrow();
+    expect(turnover.tokensWritten('pod', 0)).toBe(10);
+  });
 });
