@@ -13,8 +13,13 @@
  *   what they return.
  */
 import type { Logger } from 'pino';
+import { routerClock } from '../fleet/router-clock.ts';
 import type { CacheTurnoverStore } from '../scheduler/kvedge/cache-turnover.ts';
-import type { DispatchFields, PodLedgerStore } from '../scheduler/kvedge/pod-ledger.ts';
+import {
+  type DispatchFields,
+  mirroredRequestId,
+  type PodLedgerStore,
+} from '../scheduler/kvedge/pod-ledger.ts';
 import type { PrefillObservation, PrefillRateStore } from '../scheduler/kvedge/rate-learner.ts';
 import type { ClusterCounters } from './cluster-counters.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
@@ -22,13 +27,21 @@ import type { PubSubHub } from './pubsub-hub.ts';
 import type { RedisClient } from './redis-connection.ts';
 import type { RedisHealth } from './redis-health.ts';
 
-/** One mutation on the wire; `r` is the publishing replica. */
-type Mutation =
-  | { r: string; k: 'dispatch'; fields: DispatchFields; predictedMs: number; awaits: boolean }
-  | { r: string; k: 'first-token'; id: string; nowMs: number; realtime: boolean }
-  | { r: string; k: 'complete'; id: string; nowMs: number; failed: boolean; endpointId?: string }
-  | { r: string; k: 'observe'; endpointId: string; observation: PrefillObservation }
-  | { r: string; k: 'written'; endpointId: string; tokens: number; nowMs: number };
+/**
+ * One mutation on the wire. `r` is the publishing replica, `at` its clock when it published:
+ * replicas run on different hosts, so every time in the message is moved by (receiver's now − at)
+ * on arrival. That turns clock skew into the message's transit time (sub-millisecond on a LAN).
+ */
+type Mutation = { r: string; at: number } & (
+  | { k: 'dispatch'; fields: DispatchFields; predictedMs: number; awaits: boolean }
+  | { k: 'first-token'; id: string; nowMs: number; realtime: boolean }
+  | { k: 'complete'; id: string; nowMs: number; failed: boolean; endpointId?: string }
+  | { k: 'observe'; endpointId: string; observation: PrefillObservation }
+  | { k: 'written'; endpointId: string; tokens: number; nowMs: number }
+);
+
+/** A mutation before it is stamped for publishing. */
+type Unstamped = Mutation extends infer M ? (M extends unknown ? Omit<M, 'r' | 'at'> : never) : never;
 
 export interface PickerStateMirrorOptions {
   readonly client: RedisClient;
@@ -38,6 +51,8 @@ export interface PickerStateMirrorOptions {
   readonly replicaId: string;
   readonly counters: ClusterCounters;
   readonly logger: Logger;
+  /** The router clock (ms, shared by threads); default `routerClock`. */
+  readonly clock?: () => number;
 }
 
 interface PluginStores {
@@ -47,33 +62,32 @@ interface PluginStores {
 }
 
 export class PickerStateMirror {
-  readonly #o: PickerStateMirrorOptions;
+  readonly #o: PickerStateMirrorOptions & { readonly clock: () => number };
   readonly #plugins = new Map<string, PluginStores>();
   #closed = false;
 
   constructor(options: PickerStateMirrorOptions) {
-    this.#o = options;
+    this.#o = { clock: routerClock, ...options };
   }
 
   /** `local`, with every mutation also published to, and applied from, the other replicas. */
   ledger(plugin: string, local: PodLedgerStore): PodLedgerStore {
     this.#stores(plugin).ledger = local;
-    const publish = (m: Mutation): void => this.#publish(plugin, m);
-    const r = this.#o.replicaId;
+    const publish = (m: Unstamped): void => this.#publish(plugin, m);
     return {
-      dispatch: (fields, predictedMs, awaits = true) => {
-        const record = local.dispatch(fields, predictedMs, awaits);
-        publish({ r, k: 'dispatch', fields, predictedMs, awaits });
+      dispatch: (fields, predictedMs, awaits = true, foreign = false) => {
+        const record = local.dispatch(fields, predictedMs, awaits, foreign);
+        publish({ k: 'dispatch', fields, predictedMs, awaits });
         return record;
       },
       firstToken: (id, nowMs, realtime = true) => {
         const observation = local.firstToken(id, nowMs, realtime);
-        publish({ r, k: 'first-token', id, nowMs, realtime });
+        publish({ k: 'first-token', id, nowMs, realtime });
         return observation;
       },
       complete: (id, nowMs, failed, endpointId) => {
         const record = local.complete(id, nowMs, failed, endpointId);
-        publish({ r, k: 'complete', id, nowMs, failed, ...(endpointId !== undefined ? { endpointId } : {}) });
+        publish({ k: 'complete', id, nowMs, failed, ...(endpointId !== undefined ? { endpointId } : {}) });
         return record;
       },
       record: (id) => local.record(id),
@@ -92,7 +106,7 @@ export class PickerStateMirror {
       fleetRates: () => local.fleetRates(),
       observe: (endpointId, observation) => {
         local.observe(endpointId, observation);
-        this.#publish(plugin, { r: this.#o.replicaId, k: 'observe', endpointId, observation });
+        this.#publish(plugin, { k: 'observe', endpointId, observation });
       },
       retain: (activeIds) => local.retain(activeIds),
     };
@@ -103,7 +117,7 @@ export class PickerStateMirror {
     return {
       record: (endpointId, tokens, nowMs) => {
         local.record(endpointId, tokens, nowMs);
-        this.#publish(plugin, { r: this.#o.replicaId, k: 'written', endpointId, tokens, nowMs });
+        this.#publish(plugin, { k: 'written', endpointId, tokens, nowMs });
       },
       tokensWritten: (endpointId, nowMs) => local.tokensWritten(endpointId, nowMs),
       retain: (activeIds) => local.retain(activeIds),
@@ -126,13 +140,14 @@ export class PickerStateMirror {
     return stores;
   }
 
-  #publish(plugin: string, mutation: Mutation): void {
+  #publish(plugin: string, unstamped: Unstamped): void {
     if (this.#closed) return;
     const { client, health, counters, keys } = this.#o;
     if (!health.healthy) {
       counters.writesSkippedDegraded++;
       return;
     }
+    const mutation = { ...unstamped, r: this.#o.replicaId, at: this.#o.clock() };
     client.publish(keys.pickerChannel(plugin), JSON.stringify(mutation)).then(
       () => counters.pickerStatePublished++,
       (err: unknown) => {
@@ -150,7 +165,7 @@ export class PickerStateMirror {
       this.#o.logger.debug({ err, plugin }, 'undecodable picker-state message ignored');
       return;
     }
-    if (this.#closed || m.r === this.#o.replicaId) return;
+    if (this.#closed || typeof m !== 'object' || m === null || m.r === this.#o.replicaId) return;
     const stores = this.#plugins.get(plugin);
     if (!stores) return;
     this.#o.counters.pickerStateReceived++;
@@ -163,21 +178,28 @@ export class PickerStateMirror {
   }
 
   #applyTo(stores: PluginStores, m: Mutation): void {
+    const shift = this.#o.clock() - m.at;
     switch (m.k) {
-      case 'dispatch':
-        stores.ledger?.dispatch(m.fields, m.predictedMs, m.awaits);
+      case 'dispatch': {
+        const fields = {
+          ...m.fields,
+          requestId: mirroredRequestId(m.r, m.fields.requestId),
+          dispatchMs: m.fields.dispatchMs + shift,
+        };
+        stores.ledger?.dispatch(fields, m.predictedMs + shift, m.awaits, true);
         break;
+      }
       case 'first-token':
-        stores.ledger?.firstToken(m.id, m.nowMs, m.realtime);
+        stores.ledger?.firstToken(mirroredRequestId(m.r, m.id), m.nowMs + shift, m.realtime);
         break;
       case 'complete':
-        stores.ledger?.complete(m.id, m.nowMs, m.failed, m.endpointId);
+        stores.ledger?.complete(mirroredRequestId(m.r, m.id), m.nowMs + shift, m.failed, m.endpointId);
         break;
       case 'observe':
         stores.rates?.observe(m.endpointId, m.observation);
         break;
       case 'written':
-        stores.turnover?.record(m.endpointId, m.tokens, m.nowMs);
+        stores.turnover?.record(m.endpointId, m.tokens, m.nowMs + shift);
         break;
     }
   }

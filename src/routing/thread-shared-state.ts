@@ -9,6 +9,7 @@
  * Round-robin cursors stay per thread: a shared cursor would need a cross-thread counter for a
  * baseline policy, and per-thread cursors interleave to the same spread.
  */
+import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { InMemoryPrefixIndexStore } from '../scheduler/producers/in-memory-prefix-index-store.ts';
 import type { PrefixIndexStore } from '../scheduler/producers/prefix-index-store.ts';
@@ -22,6 +23,7 @@ import type { SchedulerStateFactory } from '../scheduler/state.ts';
 import { CacheTurnover, type CacheTurnoverStore } from '../scheduler/kvedge/cache-turnover.ts';
 import {
   type DispatchFields,
+  mirroredRequestId,
   PodLedger,
   type PodLedgerOptions,
   type PodLedgerStore,
@@ -46,14 +48,23 @@ type Message =
   | {
       kind: 'ledger-dispatch';
       store: string;
+      origin: string;
       fields: DispatchFields;
       predictedFirstTokenMs: number;
       awaitsFirstToken: boolean;
     }
-  | { kind: 'ledger-first-token'; store: string; requestId: string; nowMs: number; realtime: boolean }
+  | {
+      kind: 'ledger-first-token';
+      store: string;
+      origin: string;
+      requestId: string;
+      nowMs: number;
+      realtime: boolean;
+    }
   | {
       kind: 'ledger-complete';
       store: string;
+      origin: string;
       requestId: string;
       nowMs: number;
       failed: boolean;
@@ -77,6 +88,8 @@ export class ThreadSharedState implements SchedulerStateFactory {
   private readonly turnoverStores = new Map<string, CacheTurnover>();
   private readonly ledgers = new Map<string, PodLedger>();
   private closed = false;
+  /** Scopes this thread's request ids in the other threads' ledgers (clients choose ids; they may collide). */
+  private readonly origin = randomUUID();
 
   constructor(options: ThreadSharedStateOptions) {
     if (options.blockIndex) this.blockIndex = options.blockIndex;
@@ -168,19 +181,41 @@ export class ThreadSharedState implements SchedulerStateFactory {
     this.ledgers.set(pluginName, local);
     const post = (m: Message): void => this.post(m);
     return {
-      dispatch: (fields, predictedFirstTokenMs, awaitsFirstToken = true) => {
-        const record = local.dispatch(fields, predictedFirstTokenMs, awaitsFirstToken);
-        post({ kind: 'ledger-dispatch', store: pluginName, fields, predictedFirstTokenMs, awaitsFirstToken });
+      dispatch: (fields, predictedFirstTokenMs, awaitsFirstToken = true, foreign = false) => {
+        const record = local.dispatch(fields, predictedFirstTokenMs, awaitsFirstToken, foreign);
+        post({
+          kind: 'ledger-dispatch',
+          store: pluginName,
+          origin: this.origin,
+          fields,
+          predictedFirstTokenMs,
+          awaitsFirstToken,
+        });
         return record;
       },
       firstToken: (requestId, nowMs, realtime = true) => {
         const observation = local.firstToken(requestId, nowMs, realtime);
-        post({ kind: 'ledger-first-token', store: pluginName, requestId, nowMs, realtime });
+        post({
+          kind: 'ledger-first-token',
+          store: pluginName,
+          origin: this.origin,
+          requestId,
+          nowMs,
+          realtime,
+        });
         return observation;
       },
       complete: (requestId, nowMs, failed, endpointId) => {
         const record = local.complete(requestId, nowMs, failed, endpointId);
-        post({ kind: 'ledger-complete', store: pluginName, requestId, nowMs, failed, endpointId });
+        post({
+          kind: 'ledger-complete',
+          store: pluginName,
+          origin: this.origin,
+          requestId,
+          nowMs,
+          failed,
+          endpointId,
+        });
         return record;
       },
       record: (requestId) => local.record(requestId),
@@ -227,13 +262,22 @@ export class ThreadSharedState implements SchedulerStateFactory {
         this.turnoverStores.get(m.store)?.record(m.endpointId, m.tokens, m.nowMs);
         break;
       case 'ledger-dispatch':
-        this.ledgers.get(m.store)?.dispatch(m.fields, m.predictedFirstTokenMs, m.awaitsFirstToken);
+        this.ledgers
+          .get(m.store)
+          ?.dispatch(
+            { ...m.fields, requestId: mirroredRequestId(m.origin, m.fields.requestId) },
+            m.predictedFirstTokenMs,
+            m.awaitsFirstToken,
+            true,
+          );
         break;
       case 'ledger-first-token':
-        this.ledgers.get(m.store)?.firstToken(m.requestId, m.nowMs, m.realtime);
+        this.ledgers.get(m.store)?.firstToken(mirroredRequestId(m.origin, m.requestId), m.nowMs, m.realtime);
         break;
       case 'ledger-complete':
-        this.ledgers.get(m.store)?.complete(m.requestId, m.nowMs, m.failed, m.endpointId);
+        this.ledgers
+          .get(m.store)
+          ?.complete(mirroredRequestId(m.origin, m.requestId), m.nowMs, m.failed, m.endpointId);
         break;
     }
   }

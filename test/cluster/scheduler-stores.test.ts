@@ -176,13 +176,18 @@ describe("kvedge-picker's ledger, learning and turnover across replicas", () => 
       1500,
     );
     await waitFor(() => ledgerB.book(EP1)?.outstanding === 1, 2000);
-    expect(ledgerB.book(EP1)?.busyUntilMs).toBe(1500);
+    // Times are rebased onto B's clock by the publish-to-apply delay (both replicas share one host here).
+    expect(ledgerB.book(EP1)!.busyUntilMs).toBeGreaterThanOrEqual(1500);
+    expect(ledgerB.book(EP1)!.busyUntilMs).toBeLessThan(1600);
     expect(ledgerB.book(EP1)?.pendingTokens).toBe(6000);
     ledgerA.firstToken('r1', 1700);
-    await waitFor(() => ledgerB.record('r1')?.firstTokenMs === 1700, 2000);
+    await waitFor(() => ledgerB.book(EP1)?.pending.length === 0, 2000);
+    expect(ledgerB.record('r1')).toBeUndefined(); // mirrored ids live in the sender's namespace
     ledgerA.complete('r1', 5000, true, EP1);
     await waitFor(() => ledgerB.book(EP1)?.outstanding === 0, 2000);
-    expect(ledgerB.book(EP1)?.errorTimesMs).toEqual([5000]);
+    expect(ledgerB.book(EP1)?.errorTimesMs).toHaveLength(1);
+    expect(ledgerB.book(EP1)!.errorTimesMs[0]).toBeGreaterThanOrEqual(5000);
+    expect(ledgerB.book(EP1)!.errorTimesMs[0]).toBeLessThan(5100);
 
     for (let i = 0; i < 10; i++) {
       ratesB.observe(EP2, {

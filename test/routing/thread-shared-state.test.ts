@@ -78,7 +78,7 @@ describe('ThreadSharedState: kvedge-picker stores', () => {
     expect(ledgerA.firstToken('r1', 1700)?.ttftMs).toBe(700);
     await sleep(20);
     expect(ledgerB.book('pod')?.pending).toHaveLength(0);
-    expect(ledgerB.record('r1')?.firstTokenMs).toBe(1700);
+    expect(ledgerB.book('pod')?.busyUntilMs).toBe(1700);
     ledgerA.complete('r1', 5000, true, 'pod');
     await sleep(20);
     expect(ledgerB.book('pod')?.outstanding).toBe(0);
@@ -91,5 +91,31 @@ describe('ThreadSharedState: kvedge-picker stores', () => {
     a.close();
     expect(() => turnover.record('pod', 10, 0)).not.toThrow();
     expect(turnover.tokensWritten('pod', 0)).toBe(10);
+  });
+
+  it("keeps a thread's own request apart from another thread's request with the same client-chosen id", async () => {
+    const [a, b] = pair();
+    const options = { errorWindowMs: 10_000, rateWindowMs: 10_000, graceMs: 1_000 };
+    const ledgerA = a.podLedger('kvedge-picker', options);
+    const ledgerB = b.podLedger('kvedge-picker', options);
+    const fields = (endpointId: string) => ({
+      requestId: 'same-id',
+      endpointId,
+      dispatchMs: 1000,
+      promptTokens: 100,
+      uncachedTokens: 100,
+      waitMs: 0,
+      steps: 1,
+      interferenceSeconds: 0,
+    });
+    ledgerA.dispatch(fields('pod-a'), 1100);
+    ledgerB.dispatch(fields('pod-b'), 1100);
+    await sleep(20);
+    expect(ledgerB.record('same-id')?.endpointId).toBe('pod-b');
+    expect(ledgerB.book('pod-a')?.outstanding).toBe(1);
+    ledgerA.complete('same-id', 2000, false, 'pod-a');
+    await sleep(20);
+    expect(ledgerB.book('pod-a')?.outstanding).toBe(0);
+    expect(ledgerB.record('same-id')?.endpointId).toBe('pod-b');
   });
 });

@@ -258,6 +258,8 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   }
 
   onFirstToken(event: FirstTokenEvent): void {
+    // Client-chosen request ids may repeat: a record for another pod is another request.
+    if (this.ledger.record(event.requestId)?.endpointId !== event.endpointId) return;
     const observation = this.ledger.firstToken(event.requestId, event.nowMs);
     if (observation) this.learn(observation);
   }

@@ -33,6 +33,8 @@ export interface DispatchRecord {
   readonly predictedFrameMs: number;
   readonly shiftAtDispatchMs: number;
   firstTokenMs: number | null;
+  /** Mirrored from another routing thread or replica (whose completion message may be lost). */
+  readonly foreign: boolean;
   /** Still in its pod's pending list (false once its first token came or it was presumed decoding). */
   inPending: boolean;
 }
@@ -175,8 +177,25 @@ export interface FirstTokenObservation {
 /** The fields a dispatch is recorded with (what {@link PodLedger.dispatch} takes). */
 export type DispatchFields = Omit<
   DispatchRecord,
-  'predictedFrameMs' | 'shiftAtDispatchMs' | 'firstTokenMs' | 'inPending'
+  'predictedFrameMs' | 'shiftAtDispatchMs' | 'firstTokenMs' | 'inPending' | 'foreign'
 >;
+
+/**
+ * How long a mirrored record may stay outstanding. Its completion arrives as a message that can be
+ * lost (a Redis outage, a crashed replica); without a bound the record would hold its pod's
+ * outstanding count, and its prefill floor if it never saw a first token either, for good.
+ */
+export const FOREIGN_RECORD_MAX_AGE_MS = 300_000;
+/**
+ * A mirrored request's id in the receiving ledger. Request ids may come from clients
+ * (`x-request-id`) and repeat, so each sender (a thread, a replica) gets its own namespace.
+ */
+export function mirroredRequestId(origin: string, requestId: string): string {
+  return `${origin}/${requestId}`;
+}
+
+/** How often the ledger looks for expired mirrored records. */
+const FOREIGN_SWEEP_INTERVAL_MS = 1_000;
 
 /** {@link PodLedger}'s constructor arguments, as the scheduler state factory passes them. */
 export interface PodLedgerOptions {
@@ -201,6 +220,9 @@ export class PodLedger {
   private readonly requests = new Map<string, DispatchRecord>();
   /** Whether first-token events arrive (the DES reports them; the live router reports completions only). */
   private reportsFirstTokens = false;
+  /** Mirrored records held, and when they were last checked for expiry. */
+  private foreignCount = 0;
+  private lastForeignSweepMs = Number.NEGATIVE_INFINITY;
 
   /**
    * @param errorWindowMs how long errors are remembered (for quarantine)
@@ -234,15 +256,26 @@ export class PodLedger {
    * pod's clock and stays out of the pending list, whose prefill work is a floor on the backlog
    * until each request's first token is seen.
    */
-  dispatch(fields: DispatchFields, predictedFirstTokenMs: number, awaitsFirstToken = true): DispatchRecord {
+  dispatch(
+    fields: DispatchFields,
+    predictedFirstTokenMs: number,
+    awaitsFirstToken = true,
+    foreign = false,
+  ): DispatchRecord {
+    if (fields.dispatchMs - this.lastForeignSweepMs >= FOREIGN_SWEEP_INTERVAL_MS) {
+      this.lastForeignSweepMs = fields.dispatchMs;
+      if (this.foreignCount > 0) this.expireForeign(fields.dispatchMs - FOREIGN_RECORD_MAX_AGE_MS);
+    }
     const book = this.bookFor(fields.endpointId);
     const record: DispatchRecord = {
       ...fields,
       predictedFrameMs: predictedFirstTokenMs - book.shiftMs,
       shiftAtDispatchMs: book.shiftMs,
       firstTokenMs: null,
+      foreign,
       inPending: false,
     };
+    if (foreign) this.foreignCount++;
     // A request id seen again (a re-dispatch) replaces its old record.
     if (this.requests.has(fields.requestId)) this.forget(fields.requestId);
     this.requests.set(fields.requestId, record);
@@ -304,14 +337,26 @@ export class PodLedger {
   }
 
   retain(activeIds: ReadonlySet<string>): void {
-    for (const [id, record] of this.requests) if (!activeIds.has(record.endpointId)) this.requests.delete(id);
+    for (const [id, record] of this.requests) {
+      if (activeIds.has(record.endpointId)) continue;
+      this.requests.delete(id);
+      if (record.foreign) this.foreignCount--;
+    }
     for (const id of this.pods.keys()) if (!activeIds.has(id)) this.pods.delete(id);
+  }
+
+  /** Drops mirrored records dispatched before `beforeMs` (their completion never came). */
+  private expireForeign(beforeMs: number): void {
+    for (const [id, record] of this.requests) {
+      if (record.foreign && record.dispatchMs < beforeMs) this.forget(id);
+    }
   }
 
   private forget(requestId: string): void {
     const record = this.requests.get(requestId);
     if (!record) return;
     this.requests.delete(requestId);
+    if (record.foreign) this.foreignCount--;
     const book = this.pods.get(record.endpointId);
     if (!book) return;
     book.outstanding = Math.max(0, book.outstanding - 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PodLedger } from '../../../src/scheduler/kvedge/pod-ledger.ts';
+import { FOREIGN_RECORD_MAX_AGE_MS, PodLedger } from '../../../src/scheduler/kvedge/pod-ledger.ts';
 
 function fields(
   requestId: string,
@@ -21,6 +21,26 @@ function fields(
 }
 
 describe('PodLedger', () => {
+  it('expires mirrored records whose completion never came, and never its own', () => {
+    const ledger = new PodLedger(1000, 10_000, 1000);
+    ledger.dispatch(fields('own', 'a', 0), 100);
+    ledger.dispatch(fields('t2/lost', 'a', 0), 100, true, true);
+    expect(ledger.book('a')!.outstanding).toBe(2);
+    ledger.dispatch(
+      fields('t2/next', 'b', FOREIGN_RECORD_MAX_AGE_MS - 1),
+      FOREIGN_RECORD_MAX_AGE_MS,
+      true,
+      true,
+    );
+    expect(ledger.record('t2/lost')).toBeDefined();
+    // The ledger looks for expired records at most once a second of dispatch time.
+    ledger.dispatch(fields('own-2', 'b', FOREIGN_RECORD_MAX_AGE_MS + 1000), FOREIGN_RECORD_MAX_AGE_MS + 1100);
+    expect(ledger.record('t2/lost')).toBeUndefined();
+    expect(ledger.book('a')!.outstanding).toBe(1);
+    expect(ledger.record('own')).toBeDefined();
+    expect(ledger.record('t2/next')).toBeDefined();
+  });
+
   it("pushes the pod's clock by each dispatch's predicted first token", () => {
     const ledger = new PodLedger(1000, 10_000, 1000);
     ledger.dispatch(fields('r1', 'a', 1000), 1100);
