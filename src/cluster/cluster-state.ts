@@ -47,6 +47,7 @@ import {
   type ClusterStateConfigInput,
 } from './config.ts';
 import { PickerStateMirror } from './picker-state-mirror.ts';
+import type { ClusterStoreDeps } from './store-deps.ts';
 import { PodLeases } from './pod-leases.ts';
 import { PodOwnership } from './pod-ownership.ts';
 import { PubSubHub } from './pubsub-hub.ts';
@@ -133,15 +134,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     );
     this.#watchdog = new ConnectionWatchdog(this.#clients, 1000, this.#logger);
     this.#hub = new PubSubHub(subscriber, this.#logger);
-    this.#picker = new PickerStateMirror({
-      client: this.#command,
-      hub: this.#hub,
-      health: this.#health,
-      keys: this.keys,
-      replicaId: this.replicaId,
-      counters: this.counters,
-      logger: this.#logger,
-    });
+    this.#picker = new PickerStateMirror(this.#storeDeps());
     this.#ownsMirror = options.mirror === undefined;
     const mirror = options.mirror ?? MemoryBlockIndex.create(options.mirrorOptions);
 
@@ -277,7 +270,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   }
 
   /** What every shared store needs: the command connection, change feed, health and identity. */
-  #storeDeps() {
+  #storeDeps(): ClusterStoreDeps {
     return {
       client: this.#command,
       hub: this.#hub,

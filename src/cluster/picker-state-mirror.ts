@@ -12,7 +12,6 @@
  * - Only the replica that dispatched a request learns from its first token; mirrored calls discard
  *   what they return.
  */
-import type { Logger } from 'pino';
 import { routerClock } from '../fleet/router-clock.ts';
 import type { CacheTurnoverStore } from '../scheduler/kvedge/cache-turnover.ts';
 import {
@@ -21,11 +20,7 @@ import {
   type PodLedgerStore,
 } from '../scheduler/kvedge/pod-ledger.ts';
 import type { PrefillObservation, PrefillRateStore } from '../scheduler/kvedge/rate-learner.ts';
-import type { ClusterCounters } from './cluster-counters.ts';
-import type { ClusterKeys } from './cluster-keys.ts';
-import type { PubSubHub } from './pubsub-hub.ts';
-import type { RedisClient } from './redis-connection.ts';
-import type { RedisHealth } from './redis-health.ts';
+import type { ClusterStoreDeps } from './store-deps.ts';
 
 /**
  * One mutation on the wire. `r` is the publishing replica, `at` its clock when it published:
@@ -43,14 +38,7 @@ type Mutation = { r: string; at: number } & (
 /** A mutation before it is stamped for publishing. */
 type Unstamped = Mutation extends infer M ? (M extends unknown ? Omit<M, 'r' | 'at'> : never) : never;
 
-export interface PickerStateMirrorOptions {
-  readonly client: RedisClient;
-  readonly hub: PubSubHub;
-  readonly health: RedisHealth;
-  readonly keys: ClusterKeys;
-  readonly replicaId: string;
-  readonly counters: ClusterCounters;
-  readonly logger: Logger;
+export interface PickerStateMirrorOptions extends ClusterStoreDeps {
   /** The router clock (ms, shared by threads); default `routerClock`. */
   readonly clock?: () => number;
 }

@@ -17,16 +17,12 @@
  * after `ttlMs` without writes. Unsent writes: at most {@link MAX_UNSENT_BLOCKS} blocks, beyond
  * which the whole local history is republished instead.
  */
-import type { Logger } from 'pino';
 import type { PrefixIndexStore } from '../scheduler/producers/prefix-index-store.ts';
-import type { ClusterCounters } from './cluster-counters.ts';
-import type { ClusterKeys } from './cluster-keys.ts';
 import { packKeys, readKey, unpackKeys } from './key-bytes.ts';
 import { LuaScript } from './lua-script.ts';
 import { PrefixHistoryMirror } from './prefix-history-mirror.ts';
-import type { PubSubHub } from './pubsub-hub.ts';
-import { isConnectionError, type RedisClient } from './redis-connection.ts';
-import type { RedisHealth } from './redis-health.ts';
+import { isConnectionError } from './redis-connection.ts';
+import type { ClusterStoreDeps } from './store-deps.ts';
 
 /**
  * KEYS: endpoint's set, endpoint index. ARGV: packed hashes (most recent first), base score,
@@ -79,16 +75,9 @@ interface UnsentWrite {
   readonly offset: number;
 }
 
-export interface SharedPrefixHistoryOptions {
+export interface SharedPrefixHistoryOptions extends ClusterStoreDeps {
   readonly plugin: string;
   readonly ttlMs: number;
-  readonly client: RedisClient;
-  readonly hub: PubSubHub;
-  readonly health: RedisHealth;
-  readonly keys: ClusterKeys;
-  readonly replicaId: string;
-  readonly counters: ClusterCounters;
-  readonly logger: Logger;
 }
 
 export class SharedPrefixIndexStore implements PrefixIndexStore {

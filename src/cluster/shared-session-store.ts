@@ -16,14 +16,10 @@
  * periodic sweep removes up to `sweepBatch` expired pins per run through the expiry index, and both
  * keys expire after twice the TTL without writes.
  */
-import type { Logger } from 'pino';
 import type { SessionAffinityStore } from '../scheduler/scorers/session-affinity-store.ts';
-import type { ClusterCounters } from './cluster-counters.ts';
-import type { ClusterKeys } from './cluster-keys.ts';
 import { LuaScript } from './lua-script.ts';
-import type { PubSubHub } from './pubsub-hub.ts';
-import { isConnectionError, type RedisClient } from './redis-connection.ts';
-import type { RedisHealth } from './redis-health.ts';
+import { isConnectionError } from './redis-connection.ts';
+import type { ClusterStoreDeps } from './store-deps.ts';
 
 /**
  * KEYS: pins, expiry index. ARGV: session, endpoint, lastUsedMs, key TTL, channel, message.
@@ -59,18 +55,11 @@ interface Binding {
   writtenMs: number;
 }
 
-export interface SharedSessionStoreOptions {
+export interface SharedSessionStoreOptions extends ClusterStoreDeps {
   readonly plugin: string;
   readonly ttlMs: number;
   readonly sweepIntervalMs: number;
   readonly sweepBatch: number;
-  readonly client: RedisClient;
-  readonly hub: PubSubHub;
-  readonly health: RedisHealth;
-  readonly keys: ClusterKeys;
-  readonly replicaId: string;
-  readonly counters: ClusterCounters;
-  readonly logger: Logger;
   /** Clock of the Redis-side sweep; the scheduler's own clock (`routerClock`) by default. */
   readonly now?: () => number;
 }
