@@ -15,11 +15,15 @@
 import { routerClock } from '../fleet/router-clock.ts';
 import type { CacheTurnoverStore } from '../scheduler/kvedge/cache-turnover.ts';
 import {
-  type DispatchFields,
-  mirroredRequestId,
-  type PodLedgerStore,
-} from '../scheduler/kvedge/pod-ledger.ts';
-import type { PrefillObservation, PrefillRateStore } from '../scheduler/kvedge/rate-learner.ts';
+  applyMutation,
+  type PickerMutation,
+  type PickerStores,
+  reportingLedger,
+  reportingRates,
+  reportingTurnover,
+} from '../scheduler/kvedge/mirrored-state.ts';
+import type { PodLedgerStore } from '../scheduler/kvedge/pod-ledger.ts';
+import type { PrefillRateStore } from '../scheduler/kvedge/rate-learner.ts';
 import type { ClusterStoreDeps } from './store-deps.ts';
 
 /**
@@ -27,31 +31,16 @@ import type { ClusterStoreDeps } from './store-deps.ts';
  * replicas run on different hosts, so every time in the message is moved by (receiver's now − at)
  * on arrival. That turns clock skew into the message's transit time (sub-millisecond on a LAN).
  */
-type Mutation = { r: string; at: number } & (
-  | { k: 'dispatch'; fields: DispatchFields; predictedMs: number; awaits: boolean }
-  | { k: 'first-token'; id: string; nowMs: number; realtime: boolean }
-  | { k: 'complete'; id: string; nowMs: number; failed: boolean; endpointId?: string }
-  | { k: 'observe'; endpointId: string; observation: PrefillObservation }
-  | { k: 'written'; endpointId: string; tokens: number; nowMs: number }
-);
-
-/** A mutation before it is stamped for publishing. */
-type Unstamped = Mutation extends infer M ? (M extends unknown ? Omit<M, 'r' | 'at'> : never) : never;
+type Stamped = PickerMutation & { r: string; at: number };
 
 export interface PickerStateMirrorOptions extends ClusterStoreDeps {
   /** The router clock (ms, shared by threads); default `routerClock`. */
   readonly clock?: () => number;
 }
 
-interface PluginStores {
-  ledger?: PodLedgerStore;
-  rates?: PrefillRateStore;
-  turnover?: CacheTurnoverStore;
-}
-
 export class PickerStateMirror {
   readonly #o: PickerStateMirrorOptions & { readonly clock: () => number };
-  readonly #plugins = new Map<string, PluginStores>();
+  readonly #plugins = new Map<string, PickerStores>();
   #closed = false;
 
   constructor(options: PickerStateMirrorOptions) {
@@ -61,62 +50,24 @@ export class PickerStateMirror {
   /** `local`, with every mutation also published to, and applied from, the other replicas. */
   ledger(plugin: string, local: PodLedgerStore): PodLedgerStore {
     this.#stores(plugin).ledger = local;
-    const publish = (m: Unstamped): void => this.#publish(plugin, m);
-    return {
-      dispatch: (fields, predictedMs, awaits = true, foreign = false) => {
-        const record = local.dispatch(fields, predictedMs, awaits, foreign);
-        publish({ k: 'dispatch', fields, predictedMs, awaits });
-        return record;
-      },
-      firstToken: (id, nowMs, realtime = true) => {
-        const observation = local.firstToken(id, nowMs, realtime);
-        publish({ k: 'first-token', id, nowMs, realtime });
-        return observation;
-      },
-      complete: (id, nowMs, failed, endpointId) => {
-        const record = local.complete(id, nowMs, failed, endpointId);
-        publish({ k: 'complete', id, nowMs, failed, ...(endpointId !== undefined ? { endpointId } : {}) });
-        return record;
-      },
-      record: (id) => local.record(id),
-      book: (endpointId) => local.book(endpointId),
-      retain: (activeIds) => local.retain(activeIds),
-      get presumeGraceMs() {
-        return local.presumeGraceMs;
-      },
-    };
+    return reportingLedger(local, (m) => this.#publish(plugin, m));
   }
 
   rates(plugin: string, local: PrefillRateStore): PrefillRateStore {
     this.#stores(plugin).rates = local;
-    return {
-      rates: (endpointId) => local.rates(endpointId),
-      fleetRates: () => local.fleetRates(),
-      observe: (endpointId, observation) => {
-        local.observe(endpointId, observation);
-        this.#publish(plugin, { k: 'observe', endpointId, observation });
-      },
-      retain: (activeIds) => local.retain(activeIds),
-    };
+    return reportingRates(local, (m) => this.#publish(plugin, m));
   }
 
   turnover(plugin: string, local: CacheTurnoverStore): CacheTurnoverStore {
     this.#stores(plugin).turnover = local;
-    return {
-      record: (endpointId, tokens, nowMs) => {
-        local.record(endpointId, tokens, nowMs);
-        this.#publish(plugin, { k: 'written', endpointId, tokens, nowMs });
-      },
-      tokensWritten: (endpointId, nowMs) => local.tokensWritten(endpointId, nowMs),
-      retain: (activeIds) => local.retain(activeIds),
-    };
+    return reportingTurnover(local, (m) => this.#publish(plugin, m));
   }
 
   close(): void {
     this.#closed = true;
   }
 
-  #stores(plugin: string): PluginStores {
+  #stores(plugin: string): PickerStores {
     let stores = this.#plugins.get(plugin);
     if (!stores) {
       stores = {};
@@ -128,15 +79,15 @@ export class PickerStateMirror {
     return stores;
   }
 
-  #publish(plugin: string, unstamped: Unstamped): void {
+  #publish(plugin: string, mutation: PickerMutation): void {
     if (this.#closed) return;
     const { client, health, counters, keys } = this.#o;
     if (!health.healthy) {
       counters.writesSkippedDegraded++;
       return;
     }
-    const mutation = { ...unstamped, r: this.#o.replicaId, at: this.#o.clock() };
-    client.publish(keys.pickerChannel(plugin), JSON.stringify(mutation)).then(
+    const stamped: Stamped = { ...mutation, r: this.#o.replicaId, at: this.#o.clock() };
+    client.publish(keys.pickerChannel(plugin), JSON.stringify(stamped)).then(
       () => counters.pickerStatePublished++,
       (err: unknown) => {
         counters.redisErrors++;
@@ -146,9 +97,9 @@ export class PickerStateMirror {
   }
 
   #apply(plugin: string, message: Buffer): void {
-    let m: Mutation;
+    let m: Stamped;
     try {
-      m = JSON.parse(message.toString('utf8')) as Mutation;
+      m = JSON.parse(message.toString('utf8')) as Stamped;
     } catch (err) {
       this.#o.logger.debug({ err, plugin }, 'undecodable picker-state message ignored');
       return;
@@ -158,37 +109,10 @@ export class PickerStateMirror {
     if (!stores) return;
     this.#o.counters.pickerStateReceived++;
     try {
-      this.#applyTo(stores, m);
+      applyMutation(stores, m.r, m, this.#o.clock() - m.at);
     } catch (err) {
       // A hub handler must not throw; a mutation that cannot be applied is dropped like a lost message.
       this.#o.logger.debug({ err, plugin }, 'picker-state mutation not applied');
-    }
-  }
-
-  #applyTo(stores: PluginStores, m: Mutation): void {
-    const shift = this.#o.clock() - m.at;
-    switch (m.k) {
-      case 'dispatch': {
-        const fields = {
-          ...m.fields,
-          requestId: mirroredRequestId(m.r, m.fields.requestId),
-          dispatchMs: m.fields.dispatchMs + shift,
-        };
-        stores.ledger?.dispatch(fields, m.predictedMs + shift, m.awaits, true);
-        break;
-      }
-      case 'first-token':
-        stores.ledger?.firstToken(mirroredRequestId(m.r, m.id), m.nowMs + shift, m.realtime);
-        break;
-      case 'complete':
-        stores.ledger?.complete(mirroredRequestId(m.r, m.id), m.nowMs + shift, m.failed, m.endpointId);
-        break;
-      case 'observe':
-        stores.rates?.observe(m.endpointId, m.observation);
-        break;
-      case 'written':
-        stores.turnover?.record(m.endpointId, m.tokens, m.nowMs + shift);
-        break;
     }
   }
 }

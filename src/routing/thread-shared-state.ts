@@ -21,15 +21,17 @@ import {
 } from '../scheduler/scorers/session-affinity-store.ts';
 import type { SchedulerStateFactory } from '../scheduler/state.ts';
 import { CacheTurnover, type CacheTurnoverStore } from '../scheduler/kvedge/cache-turnover.ts';
+import { PodLedger, type PodLedgerOptions, type PodLedgerStore } from '../scheduler/kvedge/pod-ledger.ts';
 import {
-  type DispatchFields,
-  mirroredRequestId,
-  PodLedger,
-  type PodLedgerOptions,
-  type PodLedgerStore,
-} from '../scheduler/kvedge/pod-ledger.ts';
+  applyMutation,
+  type MutationSink,
+  type PickerMutation,
+  type PickerStores,
+  reportingLedger,
+  reportingRates,
+  reportingTurnover,
+} from '../scheduler/kvedge/mirrored-state.ts';
 import {
-  type PrefillObservation,
   type PrefillRateStore,
   RateLearner,
   type RateLearnerOptions,
@@ -43,33 +45,7 @@ type Message =
   | { kind: 'prefix-add'; store: string; endpointId: string; hashes: bigint[]; capacity: number }
   | { kind: 'prefix-remove'; store: string; endpointId: string }
   | { kind: 'session-bind'; store: string; sessionId: string; endpointId: string; nowMs: number }
-  | { kind: 'rate-observe'; store: string; endpointId: string; observation: PrefillObservation }
-  | { kind: 'turnover-record'; store: string; endpointId: string; tokens: number; nowMs: number }
-  | {
-      kind: 'ledger-dispatch';
-      store: string;
-      origin: string;
-      fields: DispatchFields;
-      predictedFirstTokenMs: number;
-      awaitsFirstToken: boolean;
-    }
-  | {
-      kind: 'ledger-first-token';
-      store: string;
-      origin: string;
-      requestId: string;
-      nowMs: number;
-      realtime: boolean;
-    }
-  | {
-      kind: 'ledger-complete';
-      store: string;
-      origin: string;
-      requestId: string;
-      nowMs: number;
-      failed: boolean;
-      endpointId: string | undefined;
-    };
+  | { kind: 'picker'; store: string; origin: string; mutation: PickerMutation };
 
 export interface ThreadSharedStateOptions {
   /** Channel name; every thread of one router must use the same. */
@@ -84,9 +60,8 @@ export class ThreadSharedState implements SchedulerStateFactory {
   private readonly channel: BroadcastChannel;
   private readonly prefixStores = new Map<string, InMemoryPrefixIndexStore>();
   private readonly sessionStores = new Map<string, InMemorySessionAffinityStore>();
-  private readonly rateStores = new Map<string, RateLearner>();
-  private readonly turnoverStores = new Map<string, CacheTurnover>();
-  private readonly ledgers = new Map<string, PodLedger>();
+  /** kvedge-picker's local stores per plugin instance, which other threads' mutations are applied to. */
+  private readonly pickerStores = new Map<string, PickerStores>();
   private closed = false;
   /** Scopes this thread's request ids in the other threads' ledgers (clients choose ids; they may collide). */
   private readonly origin = randomUUID();
@@ -140,91 +115,27 @@ export class ThreadSharedState implements SchedulerStateFactory {
   }
 
   /**
-   * Every thread learns from every thread's observations: a thread that only saw its own share of
-   * the TTFTs would fit different rates from its neighbours and cost the same pod differently.
+   * kvedge-picker's learned rates, turnover sums and ledger: every thread learns from every
+   * thread's observations, counts every thread's KV writes and holds every thread's dispatches,
+   * first tokens and completions (a macrotask late for the others'). Only the thread that
+   * dispatched a request learns from its first token.
    */
   prefillRates(pluginName: string, options: RateLearnerOptions): PrefillRateStore {
     const local = new RateLearner(options);
-    this.rateStores.set(pluginName, local);
-    return {
-      rates: (endpointId) => local.rates(endpointId),
-      fleetRates: () => local.fleetRates(),
-      observe: (endpointId, observation) => {
-        local.observe(endpointId, observation);
-        this.post({ kind: 'rate-observe', store: pluginName, endpointId, observation });
-      },
-      retain: (activeIds) => local.retain(activeIds),
-    };
+    this.pickerStoresOf(pluginName).rates = local;
+    return reportingRates(local, this.pickerSink(pluginName));
   }
 
-  /** Every thread counts every thread's placements into each pod's KV. */
   cacheTurnover(pluginName: string, windowMs: number): CacheTurnoverStore {
     const local = new CacheTurnover(windowMs);
-    this.turnoverStores.set(pluginName, local);
-    return {
-      record: (endpointId, tokens, nowMs) => {
-        local.record(endpointId, tokens, nowMs);
-        this.post({ kind: 'turnover-record', store: pluginName, endpointId, tokens, nowMs });
-      },
-      tokensWritten: (endpointId, nowMs) => local.tokensWritten(endpointId, nowMs),
-      retain: (activeIds) => local.retain(activeIds),
-    };
+    this.pickerStoresOf(pluginName).turnover = local;
+    return reportingTurnover(local, this.pickerSink(pluginName));
   }
 
-  /**
-   * Every thread's ledger holds every thread's dispatches, first tokens and completions, so each
-   * sees a pod's whole queue (a macrotask late for the others' dispatches). Only the thread that
-   * dispatched a request learns from its first token: the mirrored calls discard what they return.
-   */
   podLedger(pluginName: string, options: PodLedgerOptions): PodLedgerStore {
     const local = new PodLedger(options.errorWindowMs, options.rateWindowMs, options.graceMs);
-    this.ledgers.set(pluginName, local);
-    const post = (m: Message): void => this.post(m);
-    return {
-      dispatch: (fields, predictedFirstTokenMs, awaitsFirstToken = true, foreign = false) => {
-        const record = local.dispatch(fields, predictedFirstTokenMs, awaitsFirstToken, foreign);
-        post({
-          kind: 'ledger-dispatch',
-          store: pluginName,
-          origin: this.origin,
-          fields,
-          predictedFirstTokenMs,
-          awaitsFirstToken,
-        });
-        return record;
-      },
-      firstToken: (requestId, nowMs, realtime = true) => {
-        const observation = local.firstToken(requestId, nowMs, realtime);
-        post({
-          kind: 'ledger-first-token',
-          store: pluginName,
-          origin: this.origin,
-          requestId,
-          nowMs,
-          realtime,
-        });
-        return observation;
-      },
-      complete: (requestId, nowMs, failed, endpointId) => {
-        const record = local.complete(requestId, nowMs, failed, endpointId);
-        post({
-          kind: 'ledger-complete',
-          store: pluginName,
-          origin: this.origin,
-          requestId,
-          nowMs,
-          failed,
-          endpointId,
-        });
-        return record;
-      },
-      record: (requestId) => local.record(requestId),
-      book: (endpointId) => local.book(endpointId),
-      retain: (activeIds) => local.retain(activeIds),
-      get presumeGraceMs() {
-        return local.presumeGraceMs;
-      },
-    };
+    this.pickerStoresOf(pluginName).ledger = local;
+    return reportingLedger(local, this.pickerSink(pluginName));
   }
 
   roundRobinCursor(): InMemoryRoundRobinCursor {
@@ -244,6 +155,19 @@ export class ThreadSharedState implements SchedulerStateFactory {
     if (!this.closed) this.channel.postMessage(m);
   }
 
+  private pickerStoresOf(pluginName: string): PickerStores {
+    let stores = this.pickerStores.get(pluginName);
+    if (!stores) {
+      stores = {};
+      this.pickerStores.set(pluginName, stores);
+    }
+    return stores;
+  }
+
+  private pickerSink(pluginName: string): MutationSink {
+    return (mutation) => this.post({ kind: 'picker', store: pluginName, origin: this.origin, mutation });
+  }
+
   private apply(m: Message): void {
     switch (m.kind) {
       case 'prefix-add':
@@ -255,30 +179,11 @@ export class ThreadSharedState implements SchedulerStateFactory {
       case 'session-bind':
         this.sessionStores.get(m.store)?.bind(m.sessionId, m.endpointId, m.nowMs);
         break;
-      case 'rate-observe':
-        this.rateStores.get(m.store)?.observe(m.endpointId, m.observation);
+      case 'picker': {
+        const stores = this.pickerStores.get(m.store);
+        if (stores) applyMutation(stores, m.origin, m.mutation);
         break;
-      case 'turnover-record':
-        this.turnoverStores.get(m.store)?.record(m.endpointId, m.tokens, m.nowMs);
-        break;
-      case 'ledger-dispatch':
-        this.ledgers
-          .get(m.store)
-          ?.dispatch(
-            { ...m.fields, requestId: mirroredRequestId(m.origin, m.fields.requestId) },
-            m.predictedFirstTokenMs,
-            m.awaitsFirstToken,
-            true,
-          );
-        break;
-      case 'ledger-first-token':
-        this.ledgers.get(m.store)?.firstToken(mirroredRequestId(m.origin, m.requestId), m.nowMs, m.realtime);
-        break;
-      case 'ledger-complete':
-        this.ledgers
-          .get(m.store)
-          ?.complete(mirroredRequestId(m.origin, m.requestId), m.nowMs, m.failed, m.endpointId);
-        break;
+      }
     }
   }
 }

@@ -9,6 +9,22 @@ const LEARNER = {
   heterogeneityThreshold: 0.25,
 };
 
+const LEDGER = { errorWindowMs: 10_000, rateWindowMs: 10_000, graceMs: 1_000 };
+
+/** A dispatch at t = 1000 ms of a fully uncached prompt. */
+function dispatch(requestId: string, endpointId: string, tokens: number) {
+  return {
+    requestId,
+    endpointId,
+    dispatchMs: 1000,
+    promptTokens: tokens,
+    uncachedTokens: tokens,
+    waitMs: 0,
+    steps: 1,
+    interferenceSeconds: 0,
+  };
+}
+
 describe('ThreadSharedState: kvedge-picker stores', () => {
   const states: ThreadSharedState[] = [];
   afterEach(() => {
@@ -55,20 +71,9 @@ describe('ThreadSharedState: kvedge-picker stores', () => {
 
   it("mirrors every thread's dispatches, first tokens and completions into each ledger", async () => {
     const [a, b] = pair();
-    const options = { errorWindowMs: 10_000, rateWindowMs: 10_000, graceMs: 1_000 };
-    const ledgerA = a.podLedger('kvedge-picker', options);
-    const ledgerB = b.podLedger('kvedge-picker', options);
-    const fields = {
-      requestId: 'r1',
-      endpointId: 'pod',
-      dispatchMs: 1000,
-      promptTokens: 6000,
-      uncachedTokens: 6000,
-      waitMs: 0,
-      steps: 1,
-      interferenceSeconds: 0,
-    };
-    ledgerA.dispatch(fields, 1500);
+    const ledgerA = a.podLedger('kvedge-picker', LEDGER);
+    const ledgerB = b.podLedger('kvedge-picker', LEDGER);
+    ledgerA.dispatch(dispatch('r1', 'pod', 6000), 1500);
     await sleep(20);
     // B sees A's request queued on the pod: its backlog and its pending prefill.
     expect(ledgerB.book('pod')?.busyUntilMs).toBe(1500);
@@ -95,19 +100,9 @@ describe('ThreadSharedState: kvedge-picker stores', () => {
 
   it("keeps a thread's own request apart from another thread's request with the same client-chosen id", async () => {
     const [a, b] = pair();
-    const options = { errorWindowMs: 10_000, rateWindowMs: 10_000, graceMs: 1_000 };
-    const ledgerA = a.podLedger('kvedge-picker', options);
-    const ledgerB = b.podLedger('kvedge-picker', options);
-    const fields = (endpointId: string) => ({
-      requestId: 'same-id',
-      endpointId,
-      dispatchMs: 1000,
-      promptTokens: 100,
-      uncachedTokens: 100,
-      waitMs: 0,
-      steps: 1,
-      interferenceSeconds: 0,
-    });
+    const ledgerA = a.podLedger('kvedge-picker', LEDGER);
+    const ledgerB = b.podLedger('kvedge-picker', LEDGER);
+    const fields = (endpointId: string) => dispatch('same-id', endpointId, 100);
     ledgerA.dispatch(fields('pod-a'), 1100);
     ledgerB.dispatch(fields('pod-b'), 1100);
     await sleep(20);
