@@ -21,6 +21,7 @@ import {
   histogramQuantile,
   mergeHistograms,
   metricTotal,
+  metricWithLabel,
   nonZeroSeries,
   parseHistogram,
 } from './prometheus-text.ts';
@@ -55,6 +56,9 @@ export const CLUSTER_COUNTERS = [
   'history_received',
   'picker_state_received',
   'inflight_deltas_received',
+  'placement_claims_won',
+  'placement_claims_taken',
+  'placement_claims_unavailable',
 ] as const;
 
 /** Label of a kvedge router setup in reports: the policy, and the replica count when above one. */
@@ -147,6 +151,12 @@ async function readStats(
           owned_pods: nonZeroSeries(text, 'kvedge_cluster_owned_pods'),
           ...Object.fromEntries(
             CLUSTER_COUNTERS.map((name) => [name, metricTotal(text, `kvedge_cluster_${name}_total`)]),
+          ),
+          ...Object.fromEntries(
+            (['followed', 'declined'] as const).map((outcome) => [
+              `placement_claims_${outcome}`,
+              metricWithLabel(text, 'kvedge_placement_claims_weighed_total', 'outcome', outcome),
+            ]),
           ),
         }
       : {},

@@ -34,6 +34,14 @@ export function metricTotal(text: string, name: string): number {
     .reduce((sum, s) => sum + s.value, 0);
 }
 
+/** Sum of the series of `name` carrying the label `label="value"`; 0 when absent. */
+export function metricWithLabel(text: string, name: string, label: string, value: string): number {
+  const wanted = `${label}="${value}"`;
+  return samples(text)
+    .filter((s) => s.name === name && s.labels.split(',').includes(wanted))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
 /** Number of series of `name` whose value is non-zero (e.g. pods a replica owns). */
 export function nonZeroSeries(text: string, name: string): number {
   return samples(text).filter((s) => s.name === name && s.value !== 0).length;

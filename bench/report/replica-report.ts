@@ -211,6 +211,11 @@ const SHOWN_COUNTERS = [
   'history_writes',
   'history_received',
   'picker_state_received',
+  'placement_claims_won',
+  'placement_claims_taken',
+  'placement_claims_unavailable',
+  'placement_claims_followed',
+  'placement_claims_declined',
 ] as const;
 
 /**
@@ -227,7 +232,7 @@ export function replicaRunSection(
   const lines = [
     `## ${title}`,
     '',
-    `Requests the load generator sent to each replica, the scheduling decisions each made (retries included)${clustered ? ', and its cluster-state counters at the end of the run (`kvedge_cluster_*`; pods = pods whose KV events it applied for the cluster)' : ''}. ` +
+    `Requests the load generator sent to each replica, the scheduling decisions each made (retries and decisions taken again after finding a placement claim included)${clustered ? ', and its cluster-state counters at the end of the run (`kvedge_cluster_*`; pods = pods whose KV events it applied for the cluster)' : ''}. ` +
       `Decision time over all replicas, from the routers' \`kvedge_scheduler_decision_seconds\` buckets: p50 ${fixed(stats.decisionUs.p50, 0)} µs, p99 ${fixed(stats.decisionUs.p99, 0)} µs.`,
     '',
     row(header),

@@ -65,6 +65,7 @@ interface ServeOptions {
   redisSentinels?: string;
   redisSentinelMaster: string;
   redisPrefix: string;
+  placementClaims: boolean;
 }
 
 const program = new Command().name('kvedge').description('Cache-aware router for vLLM inference fleets.');
@@ -129,6 +130,10 @@ program
   .option('--redis-sentinels <list>', 'Redis Sentinel HOST:PORT,... (instead of --redis-url)')
   .option('--redis-sentinel-master <name>', 'master name monitored by the sentinels', 'mymaster')
   .option('--redis-prefix <prefix>', 'prefix of every Redis key', 'kvedge:')
+  .option(
+    '--no-placement-claims',
+    'with Redis: do not claim where a new long prompt goes (siblings sent to several replicas at once may split)',
+  )
   .option(
     '--objectives <file>',
     'InferenceObjectives YAML (name + priority); negative priorities are shed with 429 when saturated',
@@ -251,7 +256,11 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
 /** Redis cluster-state settings from the flags (password from KVEDGE_REDIS_PASSWORD). */
 function clusterFrom(o: ServeOptions): { cluster?: ClusterStateConfigInput } {
   const password = process.env['KVEDGE_REDIS_PASSWORD'];
-  const common = { keyPrefix: o.redisPrefix, ...(password ? { password } : {}) };
+  const common = {
+    keyPrefix: o.redisPrefix,
+    placementClaims: { enabled: o.placementClaims },
+    ...(password ? { password } : {}),
+  };
   if (o.redisSentinels) {
     const sentinels = o.redisSentinels
       .split(',')

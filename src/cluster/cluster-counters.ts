@@ -46,6 +46,12 @@ export interface ClusterCounters {
   /** kvedge-picker ledger, learning and turnover mutations sent to / applied from other replicas. */
   pickerStatePublished: number;
   pickerStateReceived: number;
+  /** Placement claims this replica set (it decided where a new prefix goes). */
+  placementClaimsWon: number;
+  /** Claims found taken by another replica (the decision then considered that replica's choice). */
+  placementClaimsTaken: number;
+  /** Claims not made or not answered in time (Redis degraded, error, timeout): decided alone. */
+  placementClaimsUnavailable: number;
   /** Writes not sent because Redis was unavailable (their state is republished on recovery). */
   writesSkippedDegraded: number;
   /** Commands that failed (any component). */
@@ -79,6 +85,9 @@ export function newClusterCounters(): ClusterCounters {
     historyReceived: 0,
     pickerStatePublished: 0,
     pickerStateReceived: 0,
+    placementClaimsWon: 0,
+    placementClaimsTaken: 0,
+    placementClaimsUnavailable: 0,
     writesSkippedDegraded: 0,
     redisErrors: 0,
   };

@@ -121,6 +121,15 @@ export class ClusterKeys {
     return `${this.prefix}{h:${plugin}}:blocks:${endpointId}`;
   }
 
+  /**
+   * STRING: where the new part of a prompt goes (src/routing/placement-claim.ts); `scope` is the
+   * model, `key` the block key at the claim's checkpoint. No hash tag: each claim is one key, and
+   * Redis Cluster spreads them over every primary.
+   */
+  placementClaim(scope: string, key: bigint): string {
+    return `${this.prefix}claim:${scope}:${key.toString(16)}`;
+  }
+
   /** Channel of kvedge-picker state mutations (ledger, learning, turnover) of one plugin instance. */
   pickerChannel(plugin: string): string {
     return `${this.prefix}{p:${plugin}}:state`;

@@ -46,6 +46,7 @@ import {
   type ClusterStateConfig,
   type ClusterStateConfigInput,
 } from './config.ts';
+import { PlacementClaims } from './placement-claims.ts';
 import { PickerStateMirror } from './picker-state-mirror.ts';
 import type { ClusterStoreDeps } from './store-deps.ts';
 import { PodLeases } from './pod-leases.ts';
@@ -82,6 +83,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   /** Pass to `KvEventSubscriber` as `ingestor` (with `index`). */
   readonly ingestor: ClusterKvEventIngestor;
   readonly inflight: ClusterInflight;
+  /** Where replicas agree a new prefix goes; null when `placementClaims.enabled` is false. */
+  readonly placementClaims: PlacementClaims | null;
   readonly counters: ClusterCounters;
   readonly #logger: Logger;
   readonly #clients: RedisClient[];
@@ -135,6 +138,10 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     this.#watchdog = new ConnectionWatchdog(this.#clients, 1000, this.#logger);
     this.#hub = new PubSubHub(subscriber, this.#logger);
     this.#picker = new PickerStateMirror(this.#storeDeps());
+    const claims = config.placementClaims;
+    this.placementClaims = claims.enabled
+      ? new PlacementClaims({ ...this.#storeDeps(), ttlMs: claims.ttlMs, timeoutMs: claims.timeoutMs })
+      : null;
     this.#ownsMirror = options.mirror === undefined;
     const mirror = options.mirror ?? MemoryBlockIndex.create(options.mirrorOptions);
 

@@ -75,6 +75,23 @@ const prefixHistoryOptions = z.strictObject({
     .default(3600 * 1000),
 });
 
+const placementClaimOptions = z.strictObject({
+  /**
+   * Replicas claim where the new part of a long prompt goes before dispatching it, so siblings sent
+   * to several replicas at once land together (src/routing/placement-claim.ts). Costs one bounded
+   * Redis round trip on such dispatches only.
+   */
+  enabled: z.boolean().default(true),
+  /** Claim only when the chosen pod computes at least this many uncached prompt tokens. */
+  minNewTokens: z.int().min(1).default(1024),
+  /** Granularity of the checkpoints that tell how much two claimed prompts share. */
+  checkpointTokens: z.int().min(1).default(256),
+  /** Lifetime of a claim: until the claimant's speculative insert has reached every replica. */
+  ttlMs: z.int().min(50).default(2000),
+  /** Longest wait for Redis's answer; past it the replica decides alone. */
+  timeoutMs: z.int().min(1).max(1000).default(20),
+});
+
 export const clusterStateConfigSchema = z
   .strictObject({
     /** `standalone` (url), `sentinel` (sentinels + masterName) or `cluster` (nodes). */
@@ -114,6 +131,7 @@ export const clusterStateConfigSchema = z
     inflight: inflightOptions.prefault({}),
     sessions: sessionOptions.prefault({}),
     prefixHistory: prefixHistoryOptions.prefault({}),
+    placementClaims: placementClaimOptions.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.mode === 'sentinel' && config.sentinels.length === 0) {

@@ -24,6 +24,7 @@ import { registerFleetMetrics } from './fleet-metrics.ts';
 import { PreciseIndexOwner } from './precise-index-owner.ts';
 import {
   type BuiltRoutingService,
+  type ClusterWiring,
   type RoutingThreadOptions,
   buildRoutingService,
   usesPreciseIndex,
@@ -149,9 +150,7 @@ export class Router {
         threadOptions,
         registry.shared,
         0,
-        clusterState
-          ? { schedulerState: (base) => clusterState.schedulerState(base), peerLoad: clusterState.inflight }
-          : undefined,
+        clusterState ? clusterWiring(clusterState) : undefined,
       );
       undo.push(() => mainRouting.close());
       const mainRegistry = new Registry();
@@ -235,4 +234,27 @@ export class Router {
     await this.registry.close();
     this.logger.info('router stopped');
   }
+}
+
+/** What the main thread's routing needs from the Redis cluster state. */
+function clusterWiring(cluster: ClusterState): ClusterWiring {
+  const claims = cluster.placementClaims;
+  const { minNewTokens, checkpointTokens, ttlMs } = cluster.config.placementClaims;
+  return {
+    schedulerState: (base) => cluster.schedulerState(base),
+    peerLoad: cluster.inflight,
+    ...(claims
+      ? {
+          claims: {
+            claims,
+            // Local only: the claimant's own speculative insert reaches every replica through Redis.
+            hold: (endpointId, keys, holdMs) =>
+              cluster.index.mirror.recordSpeculative(endpointId, keys, holdMs),
+            minNewTokens,
+            checkpointTokens,
+            ttlMs,
+          },
+        }
+      : {}),
+  };
 }

@@ -15,6 +15,7 @@ export class RoutingMetrics implements RoutingObserver {
   private readonly decisions: Counter;
   private readonly shedTotal: Counter;
   private readonly prefixBlocks: Counter;
+  private readonly placementClaims: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -53,6 +54,12 @@ export class RoutingMetrics implements RoutingObserver {
       labelNames: ['kind'],
       registers,
     });
+    this.placementClaims = new Counter({
+      name: 'kvedge_placement_claims_weighed_total',
+      help: "Other replicas' placement claims weighed in a second decision, by whether it followed them.",
+      labelNames: ['outcome'],
+      registers,
+    });
   }
 
   decision(durationMs: number, decision: Decision): void {
@@ -74,6 +81,10 @@ export class RoutingMetrics implements RoutingObserver {
 
   shed(model: string): void {
     this.shedTotal.inc({ model });
+  }
+
+  placementClaim(followed: boolean): void {
+    this.placementClaims.inc({ outcome: followed ? 'followed' : 'declined' });
   }
 }
 

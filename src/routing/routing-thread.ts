@@ -17,7 +17,9 @@ import { loadSchedulerConfig, type LoadedSchedulerConfig } from '../scheduler/co
 import { createRandom } from '../scheduler/prng.ts';
 import type { SchedulerStateFactory } from '../scheduler/state.ts';
 import { TokenizationPool } from '../workers/tokenization-pool.ts';
+import { PRECISE_PREFIX_CACHE_PRODUCER_TYPE } from '../scheduler/producers/precise-prefix-cache-producer.ts';
 import { BlockIndexView } from './block-index-view.ts';
+import { ClaimedPlacement, type ClaimedPlacementOptions } from './placement-agreement.ts';
 import { RoutingMetrics } from './routing-metrics.ts';
 import { type PeerLoad, SchedulerRoutingService } from './scheduler-routing-service.ts';
 import { ThreadSharedState } from './thread-shared-state.ts';
@@ -50,18 +52,28 @@ export interface RoutingThreadOptions {
 
 export type BuiltRoutingService = RoutingService & { close(): Promise<void> };
 
-/** True when the config routes on the KV-event index (llm-d's precise prefix producer). */
-export function usesPreciseIndex(config: LoadedSchedulerConfig): boolean {
-  return [...config.plugins.values()].some((p) => p.type === 'precise-prefix-cache-producer');
+/** Names of the config's precise prefix producers (those that read the KV-event index). */
+export function preciseProducerNames(config: LoadedSchedulerConfig): string[] {
+  return [...config.plugins.values()]
+    .filter((p) => p.type === PRECISE_PREFIX_CACHE_PRODUCER_TYPE)
+    .map((p) => p.name);
 }
 
-/** Wires a SchedulerRoutingService over an attached or owned fleet table. */
+/** True when the config routes on the KV-event index (llm-d's precise prefix producer). */
+export function usesPreciseIndex(config: LoadedSchedulerConfig): boolean {
+  return preciseProducerNames(config).length > 0;
+}
+
 /** Main-thread extras when router replicas share state through Redis. */
 export interface ClusterWiring {
   /** Wraps this thread's scheduler state so prefix history and session pins are shared. */
   schedulerState(base: SchedulerStateFactory): SchedulerStateFactory;
   readonly peerLoad: PeerLoad;
+  /** Placement claims between replicas, when enabled (precise prefix routing only). */
+  readonly claims?: Omit<ClaimedPlacementOptions, 'producerNames'>;
 }
+
+/** Wires a SchedulerRoutingService over an attached or owned fleet table. */
 
 export function buildRoutingService(
   options: RoutingThreadOptions,
@@ -103,6 +115,11 @@ export function buildRoutingService(
       blockSize: options.precise.blockSize,
     });
   }
+  const producerNames = preciseProducerNames(config);
+  const placement =
+    cluster?.claims && producerNames.length > 0
+      ? new ClaimedPlacement({ ...cluster.claims, producerNames })
+      : undefined;
   const registry = new Registry();
   const service = new SchedulerRoutingService({
     fleet,
@@ -112,6 +129,7 @@ export function buildRoutingService(
     observer: new RoutingMetrics(registry),
     ...(features ? { features } : {}),
     ...(cluster ? { peerLoad: cluster.peerLoad } : {}),
+    ...(placement ? { placement } : {}),
   });
   return Object.assign(service, {
     metricsRegistry: registry,

@@ -19,6 +19,7 @@ import type { Decision, PluginTiming, SchedulingRequest } from '../scheduler/typ
 import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts';
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
 import { debugPluginState } from './debug-state.ts';
+import type { PlacementAgreement } from './placement-agreement.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
 export interface FeatureSource {
@@ -30,6 +31,8 @@ export interface RoutingObserver {
   decision?(durationMs: number, decision: Decision): void;
   pluginTiming?(timing: PluginTiming): void;
   shed?(model: string): void;
+  /** A placement claim of another replica was weighed; `followed` = the second decision went there. */
+  placementClaim?(followed: boolean): void;
 }
 
 /** In-flight load of other router replicas (Redis cluster state), added to this replica's own. */
@@ -48,6 +51,8 @@ export interface SchedulerRoutingServiceOptions {
   readonly features?: FeatureSource;
   readonly observer?: RoutingObserver;
   readonly peerLoad?: PeerLoad;
+  /** Settles decisions with other router replicas before dispatch (placement claims). */
+  readonly placement?: PlacementAgreement;
 }
 
 interface Pending {
@@ -76,7 +81,17 @@ export class SchedulerRoutingService implements RoutingService {
   }
 
   async decide(req: EdgeRequest): Promise<RoutingDecision> {
-    const { decision, schedReq, view } = await this.schedule(req, true);
+    const scheduled = await this.schedule(req, true);
+    const { schedReq, view } = scheduled;
+    let decision = scheduled.decision;
+    if (this.opts.placement && decision.endpointId !== null && !decision.failure) {
+      // Another replica placed this prefix a moment ago: decide again, seeing its placement.
+      const claimed = await this.opts.placement.settle(schedReq, req.model, decision);
+      if (claimed !== null) {
+        decision = this.run(schedReq, view);
+        this.opts.observer?.placementClaim?.(decision.endpointId === claimed);
+      }
+    }
     if (decision.failure || decision.endpointId === null) {
       const failure = decision.failure;
       throw new HttpError(failure?.httpStatus ?? 503, failure?.message ?? 'no endpoint available');
@@ -189,6 +204,17 @@ export class SchedulerRoutingService implements RoutingService {
       this.opts.observer?.shed?.(req.model);
       throw new HttpError(admission.httpStatus, admission.message);
     }
+    return {
+      decision: this.run(schedReq, view),
+      schedReq,
+      view,
+      admission,
+      featuresNote: 'note' in features ? features.note : undefined,
+    };
+  }
+
+  /** One scheduler call, observed. */
+  private run(schedReq: SchedulingRequest, view: FleetView): Decision {
     const started = performance.now();
     const observer = this.opts.observer;
     const decision = this.opts.config.scheduler.schedule(schedReq, view, {
@@ -198,13 +224,7 @@ export class SchedulerRoutingService implements RoutingService {
         : {}),
     });
     observer?.decision?.(performance.now() - started, decision);
-    return {
-      decision,
-      schedReq,
-      view,
-      admission,
-      featuresNote: 'note' in features ? features.note : undefined,
-    };
+    return decision;
   }
 
   /** Objective → priority; the edge extracts the objective header (its name is edge config). */

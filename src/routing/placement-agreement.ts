@@ -1,0 +1,84 @@
+/**
+ * The routing step that settles a decision with the other router replicas before dispatch
+ * (placement claims, src/routing/placement-claim.ts). The scheduler stays pure and synchronous:
+ * this runs after it, and when another replica has already placed the same new prefix, it makes
+ * that placement visible to this replica's index and asks for a second decision, which weighs it
+ * like any other holder (and may still go elsewhere if that pod is overloaded).
+ */
+import type { ClaimOutcome } from '../cluster/placement-claims.ts';
+import type { PrefixMatchData } from '../scheduler/prefix-cache-match-info.ts';
+import type { Decision, SchedulingRequest } from '../scheduler/types.ts';
+import { type ClaimGeometry, matchClaim, planClaim } from './placement-claim.ts';
+
+/**
+ * Settles a decision before dispatch. Resolves to the endpoint another replica placed the prompt
+ * on, now visible to the scheduler, which should decide again; null = keep the decision.
+ */
+export interface PlacementAgreement {
+  settle(request: SchedulingRequest, model: string, decision: Decision): Promise<string | null>;
+}
+
+/** Where claims are made (Redis in a cluster of replicas). */
+export interface ClaimStore {
+  claim(scope: string, key: bigint, value: string): Promise<ClaimOutcome>;
+}
+
+export interface ClaimedPlacementOptions {
+  readonly claims: ClaimStore;
+  /** Names of the precise prefix producers whose matches tell what is already cached. */
+  readonly producerNames: readonly string[];
+  /** Makes `endpointId` hold `keys` in this replica's index view for `ttlMs` (speculatively). */
+  hold(endpointId: string, keys: readonly bigint[], ttlMs: number): void;
+  readonly minNewTokens: number;
+  readonly checkpointTokens: number;
+  /** How long a held claim stays visible (the claim's TTL). */
+  readonly ttlMs: number;
+}
+
+/** Checkpoints per claim at most: with 256-token spacing, prompts up to 16k tokens are block-exact. */
+const MAX_CHECKPOINTS = 64;
+
+export class ClaimedPlacement implements PlacementAgreement {
+  constructor(private readonly o: ClaimedPlacementOptions) {}
+
+  async settle(request: SchedulingRequest, model: string, decision: Decision): Promise<string | null> {
+    const keys = request.blockKeys;
+    const chosen = decision.endpointId;
+    if (!keys || keys.length === 0 || chosen === null) return null;
+    const data = this.#prefixData(decision);
+    if (!data) return null;
+    const plan = planClaim(keys, data.matches, chosen, this.#geometry(data.blockSizeTokens));
+    if (!plan) return null;
+    const outcome = await this.o.claims.claim(model, plan.key, plan.value);
+    if (outcome.kind !== 'taken') return null;
+    const match = matchClaim(keys, outcome.value);
+    if (!match || match.endpointId === chosen) return null;
+    // Only a pod this decision could have chosen, and only if the claim adds to what it holds.
+    if (!candidateOf(decision, match.endpointId)) return null;
+    if (match.sharedBlocks <= (data.matches.get(match.endpointId) ?? 0)) return null;
+    this.o.hold(match.endpointId, keys.slice(0, match.sharedBlocks), this.o.ttlMs);
+    return match.endpointId;
+  }
+
+  #prefixData(decision: Decision): PrefixMatchData | undefined {
+    for (const name of this.o.producerNames) {
+      const data = decision.state.producerData.get(name) as PrefixMatchData | undefined;
+      if (data) return data;
+    }
+    return undefined;
+  }
+
+  #geometry(blockSizeTokens: number): ClaimGeometry {
+    return {
+      minNewBlocks: Math.max(1, Math.ceil(this.o.minNewTokens / blockSizeTokens)),
+      checkpointBlocks: Math.max(1, Math.round(this.o.checkpointTokens / blockSizeTokens)),
+      maxCheckpoints: MAX_CHECKPOINTS,
+    };
+  }
+}
+
+/** True when the primary profile scored `endpointId` (it passed the filters). */
+function candidateOf(decision: Decision, endpointId: string): boolean {
+  const primary = decision.trace.profiles.find((p) => p.profile === decision.primaryProfile);
+  return primary?.candidates.some((c) => c.endpointId === endpointId && c.total !== null) ?? false;
+}
