@@ -132,7 +132,7 @@ program
   .option('--redis-prefix <prefix>', 'prefix of every Redis key', 'kvedge:')
   .option(
     '--no-placement-claims',
-    'with Redis: do not claim where a new long prompt goes (siblings sent to several replicas at once may split)',
+    'do not claim where a new long prompt goes (siblings sent to several threads or replicas at once may split)',
   )
   .option(
     '--objectives <file>',
@@ -229,6 +229,7 @@ async function serve(o: ServeOptions, logger: pino.Logger): Promise<void> {
     ...(objectives ? { objectives } : {}),
     ...clusterFrom(o),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    placementClaims: o.placementClaims,
   });
   const model = sim ? sim.pods[0]!.models[0] : '<model>';
   console.log(

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { PLACEMENT_CLAIM_DEFAULTS } from '../routing/placement-claim.ts';
 
 const hostPort = z.strictObject({
   host: z.string().min(1),
@@ -83,11 +84,11 @@ const placementClaimOptions = z.strictObject({
    */
   enabled: z.boolean().default(true),
   /** Claim only when the chosen pod computes at least this many uncached prompt tokens. */
-  minNewTokens: z.int().min(1).default(1024),
+  minNewTokens: z.int().min(1).default(PLACEMENT_CLAIM_DEFAULTS.minNewTokens),
   /** Granularity of the checkpoints that tell how much two claimed prompts share. */
-  checkpointTokens: z.int().min(1).default(256),
+  checkpointTokens: z.int().min(1).default(PLACEMENT_CLAIM_DEFAULTS.checkpointTokens),
   /** Lifetime of a claim: until the claimant's speculative insert has reached every replica. */
-  ttlMs: z.int().min(50).default(2000),
+  ttlMs: z.int().min(50).default(PLACEMENT_CLAIM_DEFAULTS.ttlMs),
   /** Longest wait for Redis's answer; past it the replica decides alone. */
   timeoutMs: z.int().min(1).max(1000).default(20),
 });

@@ -29,6 +29,11 @@ export class BlockIndexView implements BlockIndexReader, SpeculativeBlockIndexWr
     return out;
   }
 
+  /** Makes `endpointId` hold `keys` for this thread only (another thread's or replica's placement). */
+  hold(endpointId: string, keys: readonly bigint[], ttlMs: number): void {
+    this.overlay.record(endpointId, keys, ttlMs);
+  }
+
   insertSpeculative(endpointId: string, blockKeys: readonly bigint[], _nowMs: number, ttlMs: number): void {
     this.overlay.record(endpointId, blockKeys, ttlMs);
     void this.lookup.recordSpeculative(endpointId, blockKeys, ttlMs);

@@ -18,9 +18,9 @@ export interface PlacementAgreement {
   settle(request: SchedulingRequest, model: string, decision: Decision): Promise<string | null>;
 }
 
-/** Where claims are made (Redis in a cluster of replicas). */
+/** Where claims are made: Redis between replicas, shared memory between a router's threads. */
 export interface ClaimStore {
-  claim(scope: string, key: bigint, value: string): Promise<ClaimOutcome>;
+  claim(scope: string, key: bigint, value: string): ClaimOutcome | Promise<ClaimOutcome>;
 }
 
 export interface ClaimedPlacementOptions {

@@ -16,6 +16,16 @@
  * that; chained block keys make "equal at depth d" mean "equal for the first d blocks".
  */
 
+/** Defaults shared by the Redis claims (cluster config) and the threads' table. */
+export const PLACEMENT_CLAIM_DEFAULTS = {
+  /** Claim only when the chosen pod computes at least this many uncached prompt tokens. */
+  minNewTokens: 1024,
+  /** Granularity of the checkpoints that tell how much two claimed prompts share. */
+  checkpointTokens: 256,
+  /** Lifetime of a claim: until the claimant's speculative insert is visible everywhere. */
+  ttlMs: 2000,
+} as const;
+
 /** Claim parameters in blocks (converted from the config's tokens by the caller). */
 export interface ClaimGeometry {
   /** A dispatch is claimed only when its pod computes at least this many uncached blocks. */

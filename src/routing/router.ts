@@ -30,6 +30,8 @@ import {
   usesPreciseIndex,
 } from './routing-thread.ts';
 import { resolveIndexBlockSize } from './index-block-size.ts';
+import { PLACEMENT_CLAIM_DEFAULTS } from './placement-claim.ts';
+import { ThreadClaimTable } from './thread-claim-table.ts';
 
 export interface RouterOptions {
   readonly discovery: Discovery;
@@ -67,6 +69,12 @@ export interface RouterOptions {
    * the main thread (threads = 1): the Redis-backed stores live there.
    */
   readonly cluster?: ClusterStateConfigInput;
+  /**
+   * Placement claims between acceptor threads, so siblings of a new prompt accepted by two threads
+   * at once land together (src/routing/thread-claim-table.ts). Default true. Between replicas they
+   * are `cluster.placementClaims`.
+   */
+  readonly placementClaims?: boolean;
 }
 
 type Serving = { kind: 'main'; server: EdgeServer } | { kind: 'threads'; threads: AcceptorThreads };
@@ -141,6 +149,9 @@ export class Router {
                 tokenizers: options.tokenizers ?? {},
                 blockSize,
                 tokenizerThreads: options.tokenizerThreads ?? 1,
+                ...(options.threads > 1 && !cluster && options.placementClaims !== false
+                  ? { claimTable: ThreadClaimTable.create(PLACEMENT_CLAIM_DEFAULTS.ttlMs).buffer }
+                  : {}),
               },
             }
           : {}),

@@ -20,6 +20,8 @@ import { TokenizationPool } from '../workers/tokenization-pool.ts';
 import { PRECISE_PREFIX_CACHE_PRODUCER_TYPE } from '../scheduler/producers/precise-prefix-cache-producer.ts';
 import { BlockIndexView } from './block-index-view.ts';
 import { ClaimedPlacement, type ClaimedPlacementOptions } from './placement-agreement.ts';
+import { PLACEMENT_CLAIM_DEFAULTS } from './placement-claim.ts';
+import { ThreadClaimTable } from './thread-claim-table.ts';
 import { RoutingMetrics } from './routing-metrics.ts';
 import { type PeerLoad, SchedulerRoutingService } from './scheduler-routing-service.ts';
 import { ThreadSharedState } from './thread-shared-state.ts';
@@ -35,6 +37,8 @@ export interface PreciseRoutingOptions {
   readonly blockSize: number;
   /** Tokenization worker threads per acceptor thread. */
   readonly tokenizerThreads: number;
+  /** Placement claims between acceptor threads (ThreadClaimTable's buffer); absent = none. */
+  readonly claimTable?: SharedArrayBuffer;
 }
 
 export interface RoutingThreadOptions {
@@ -115,11 +119,7 @@ export function buildRoutingService(
       blockSize: options.precise.blockSize,
     });
   }
-  const producerNames = preciseProducerNames(config);
-  const placement =
-    cluster?.claims && producerNames.length > 0
-      ? new ClaimedPlacement({ ...cluster.claims, producerNames })
-      : undefined;
+  const placement = placementFor(config, options.precise, view, cluster);
   const registry = new Registry();
   const service = new SchedulerRoutingService({
     fleet,
@@ -136,6 +136,31 @@ export function buildRoutingService(
     close: async () => {
       for (const close of closers.reverse()) await close();
     },
+  });
+}
+
+/**
+ * Placement claims: through Redis between replicas, else through shared memory between this
+ * router's acceptor threads; none without precise prefix routing.
+ */
+function placementFor(
+  config: LoadedSchedulerConfig,
+  precise: PreciseRoutingOptions | undefined,
+  view: BlockIndexView | undefined,
+  cluster: ClusterWiring | undefined,
+): ClaimedPlacement | undefined {
+  const producerNames = preciseProducerNames(config);
+  if (producerNames.length === 0) return undefined;
+  if (cluster?.claims) return new ClaimedPlacement({ ...cluster.claims, producerNames });
+  if (!precise?.claimTable || !view) return undefined;
+  const { ttlMs, minNewTokens, checkpointTokens } = PLACEMENT_CLAIM_DEFAULTS;
+  return new ClaimedPlacement({
+    claims: ThreadClaimTable.attach(precise.claimTable, ttlMs),
+    hold: (endpointId, keys, holdMs) => view.hold(endpointId, keys, holdMs),
+    producerNames,
+    minNewTokens,
+    checkpointTokens,
+    ttlMs,
   });
 }
 
