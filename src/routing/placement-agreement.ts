@@ -5,7 +5,6 @@
  * that placement visible to this replica's index and asks for a second decision, which weighs it
  * like any other holder (and may still go elsewhere if that pod is overloaded).
  */
-import type { ClaimOutcome } from '../cluster/placement-claims.ts';
 import type { PrefixMatchData } from '../scheduler/prefix-cache-match-info.ts';
 import type { Decision, SchedulingRequest } from '../scheduler/types.ts';
 import { type ClaimGeometry, matchClaim, planClaim } from './placement-claim.ts';
@@ -17,6 +16,12 @@ import { type ClaimGeometry, matchClaim, planClaim } from './placement-claim.ts'
 export interface PlacementAgreement {
   settle(request: SchedulingRequest, model: string, decision: Decision): Promise<string | null>;
 }
+
+/** Outcome of a claim: this router set it, another one holds it, or no answer (decide alone). */
+export type ClaimOutcome =
+  | { readonly kind: 'won' }
+  | { readonly kind: 'taken'; readonly value: string }
+  | { readonly kind: 'unavailable' };
 
 /** Where claims are made: Redis between replicas, shared memory between a router's threads. */
 export interface ClaimStore {
@@ -33,11 +38,18 @@ export interface ClaimedPlacementOptions {
   readonly checkpointTokens: number;
   /** How long a held claim stays visible (the claim's TTL). */
   readonly ttlMs: number;
+  /** Told every claim's outcome (metrics). */
+  readonly onOutcome?: (outcome: ClaimOutcome['kind']) => void;
 }
 
-/** Checkpoints per claim at most: with 256-token spacing, prompts up to 16k tokens are block-exact. */
+/** Checkpoints per claim at most: with 256-token spacing, prompts up to 16k tokens keep that spacing. */
 const MAX_CHECKPOINTS = 64;
 
+/**
+ * Placement claims as the routing step after a decision: claim the chosen pod for the prompt's new
+ * part, or, finding another router's claim, make its pod hold the shared blocks and ask for a new
+ * decision.
+ */
 export class ClaimedPlacement implements PlacementAgreement {
   constructor(private readonly o: ClaimedPlacementOptions) {}
 
@@ -45,11 +57,15 @@ export class ClaimedPlacement implements PlacementAgreement {
     const keys = request.blockKeys;
     const chosen = decision.endpointId;
     if (!keys || keys.length === 0 || chosen === null) return null;
+    // Disaggregated: a prefill pod computes the prompt, and holding blocks on the decode pod could
+    // flip the P/D decider's choice. Claims are for where a prompt's KV is computed; skip.
+    if ((decision.profileResults['prefill']?.targets.length ?? 0) > 0) return null;
     const data = this.#prefixData(decision);
     if (!data) return null;
     const plan = planClaim(keys, data.matches, chosen, this.#geometry(data.blockSizeTokens));
     if (!plan) return null;
     const outcome = await this.o.claims.claim(model, plan.key, plan.value);
+    this.o.onOutcome?.(outcome.kind);
     if (outcome.kind !== 'taken') return null;
     const match = matchClaim(keys, outcome.value);
     if (!match || match.endpointId === chosen) return null;

@@ -46,6 +46,7 @@ export interface ClaimPlan {
 
 /** Another replica's claim, compared with this prompt. */
 export interface ClaimMatch {
+  /** The pod the claimant placed the prompt on. */
   readonly endpointId: string;
   /** Leading blocks of this prompt the claimant's prompt shares (a lower bound, checkpoint-exact). */
   readonly sharedBlocks: number;

@@ -16,6 +16,7 @@ export class RoutingMetrics implements RoutingObserver {
   private readonly shedTotal: Counter;
   private readonly prefixBlocks: Counter;
   private readonly placementClaims: Counter;
+  private readonly placementClaimOutcomes: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -54,6 +55,12 @@ export class RoutingMetrics implements RoutingObserver {
       labelNames: ['kind'],
       registers,
     });
+    this.placementClaimOutcomes = new Counter({
+      name: 'kvedge_placement_claims_total',
+      help: 'Placement claims this router made, by outcome (won, taken by another, unavailable, error).',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.placementClaims = new Counter({
       name: 'kvedge_placement_claims_weighed_total',
       help: "Other replicas' placement claims weighed in a second decision, by whether it followed them.",
@@ -81,6 +88,10 @@ export class RoutingMetrics implements RoutingObserver {
 
   shed(model: string): void {
     this.shedTotal.inc({ model });
+  }
+
+  placementClaimOutcome(outcome: string): void {
+    this.placementClaimOutcomes.inc({ outcome });
   }
 
   placementClaim(followed: boolean): void {

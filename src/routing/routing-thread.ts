@@ -78,7 +78,6 @@ export interface ClusterWiring {
 }
 
 /** Wires a SchedulerRoutingService over an attached or owned fleet table. */
-
 export function buildRoutingService(
   options: RoutingThreadOptions,
   fleet: SharedFleetState,
@@ -119,14 +118,17 @@ export function buildRoutingService(
       blockSize: options.precise.blockSize,
     });
   }
-  const placement = placementFor(config, options.precise, view, cluster);
   const registry = new Registry();
+  const metrics = new RoutingMetrics(registry);
+  const placement = placementFor(config, options.precise, view, cluster, (outcome) =>
+    metrics.placementClaimOutcome(outcome),
+  );
   const service = new SchedulerRoutingService({
     fleet,
     config,
     random: createRandom(options.seed + threadIndex),
     clock: routerClock,
-    observer: new RoutingMetrics(registry),
+    observer: metrics,
     ...(features ? { features } : {}),
     ...(cluster ? { peerLoad: cluster.peerLoad } : {}),
     ...(placement ? { placement } : {}),
@@ -148,16 +150,18 @@ function placementFor(
   precise: PreciseRoutingOptions | undefined,
   view: BlockIndexView | undefined,
   cluster: ClusterWiring | undefined,
+  onOutcome: ClaimedPlacementOptions['onOutcome'],
 ): ClaimedPlacement | undefined {
   const producerNames = preciseProducerNames(config);
   if (producerNames.length === 0) return undefined;
-  if (cluster?.claims) return new ClaimedPlacement({ ...cluster.claims, producerNames });
+  if (cluster?.claims) return new ClaimedPlacement({ ...cluster.claims, producerNames, onOutcome });
   if (!precise?.claimTable || !view) return undefined;
   const { ttlMs, minNewTokens, checkpointTokens } = PLACEMENT_CLAIM_DEFAULTS;
   return new ClaimedPlacement({
     claims: ThreadClaimTable.attach(precise.claimTable, ttlMs),
     hold: (endpointId, keys, holdMs) => view.hold(endpointId, keys, holdMs),
     producerNames,
+    onOutcome,
     minNewTokens,
     checkpointTokens,
     ttlMs,

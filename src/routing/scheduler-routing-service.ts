@@ -19,7 +19,7 @@ import type { Decision, PluginTiming, SchedulingRequest } from '../scheduler/typ
 import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts';
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
 import { debugPluginState } from './debug-state.ts';
-import type { PlacementAgreement } from './placement-agreement.ts';
+import type { ClaimOutcome, PlacementAgreement } from './placement-agreement.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
 export interface FeatureSource {
@@ -31,8 +31,10 @@ export interface RoutingObserver {
   decision?(durationMs: number, decision: Decision): void;
   pluginTiming?(timing: PluginTiming): void;
   shed?(model: string): void;
-  /** A placement claim of another replica was weighed; `followed` = the second decision went there. */
+  /** A placement claim of another router was weighed; `followed` = the second decision went there. */
   placementClaim?(followed: boolean): void;
+  /** What a placement claim came to (`error`: it failed, the first decision stood). */
+  placementClaimOutcome?(outcome: ClaimOutcome['kind'] | 'error'): void;
 }
 
 /** In-flight load of other router replicas (Redis cluster state), added to this replica's own. */
@@ -82,16 +84,20 @@ export class SchedulerRoutingService implements RoutingService {
 
   async decide(req: EdgeRequest): Promise<RoutingDecision> {
     const scheduled = await this.schedule(req, true);
-    const { schedReq, view } = scheduled;
-    let decision = scheduled.decision;
-    if (this.opts.placement && decision.endpointId !== null && !decision.failure) {
-      // Another replica placed this prefix a moment ago: decide again, seeing its placement.
-      const claimed = await this.opts.placement.settle(schedReq, req.model, decision);
-      if (claimed !== null) {
-        decision = this.run(schedReq, view);
-        this.opts.observer?.placementClaim?.(decision.endpointId === claimed);
-      }
+    const { schedReq } = scheduled;
+    let { decision, view, schedulerMs } = scheduled;
+    const claimed = await this.settle(req, schedReq, decision);
+    if (claimed !== null) {
+      // Another replica or thread placed this prefix a moment ago: decide again, seeing its
+      // placement, on a fresh view (the claim may have taken a round trip).
+      view = this.modelView(req.model);
+      const again = this.run(schedReq, view);
+      decision = again.decision;
+      schedulerMs += again.ms;
+      this.opts.observer?.placementClaim?.(decision.endpointId === claimed);
     }
+    // One decision per request in the metrics, whatever it took to reach it.
+    this.opts.observer?.decision?.(schedulerMs, decision);
     if (decision.failure || decision.endpointId === null) {
       const failure = decision.failure;
       throw new HttpError(failure?.httpStatus ?? 503, failure?.message ?? 'no endpoint available');
@@ -152,7 +158,8 @@ export class SchedulerRoutingService implements RoutingService {
   }
 
   async explain(req: EdgeRequest): Promise<unknown> {
-    const { decision, schedReq, admission, featuresNote } = await this.schedule(req, false);
+    const { decision, schedulerMs, schedReq, admission, featuresNote } = await this.schedule(req, false);
+    this.opts.observer?.decision?.(schedulerMs, decision);
     return {
       requestId: req.requestId,
       model: req.model,
@@ -190,6 +197,8 @@ export class SchedulerRoutingService implements RoutingService {
     enforceAdmission: boolean,
   ): Promise<{
     decision: Decision;
+    /** Time the scheduler call took (ms). */
+    schedulerMs: number;
     schedReq: SchedulingRequest;
     view: FleetView;
     admission: unknown;
@@ -204,8 +213,10 @@ export class SchedulerRoutingService implements RoutingService {
       this.opts.observer?.shed?.(req.model);
       throw new HttpError(admission.httpStatus, admission.message);
     }
+    const { decision, ms } = this.run(schedReq, view);
     return {
-      decision: this.run(schedReq, view),
+      decision,
+      schedulerMs: ms,
       schedReq,
       view,
       admission,
@@ -213,8 +224,8 @@ export class SchedulerRoutingService implements RoutingService {
     };
   }
 
-  /** One scheduler call, observed. */
-  private run(schedReq: SchedulingRequest, view: FleetView): Decision {
+  /** One scheduler call, timed (its plugins observed). */
+  private run(schedReq: SchedulingRequest, view: FleetView): { decision: Decision; ms: number } {
     const started = performance.now();
     const observer = this.opts.observer;
     const decision = this.opts.config.scheduler.schedule(schedReq, view, {
@@ -223,8 +234,26 @@ export class SchedulerRoutingService implements RoutingService {
         ? { timer: () => performance.now(), onPluginTiming: (t: PluginTiming) => observer.pluginTiming!(t) }
         : {}),
     });
-    observer?.decision?.(performance.now() - started, decision);
-    return decision;
+    return { decision, ms: performance.now() - started };
+  }
+
+  /**
+   * The endpoint another router already placed this prompt on (the scheduler should decide again),
+   * or null. Claims are an optimisation: any failure keeps the first decision.
+   */
+  private async settle(
+    req: EdgeRequest,
+    schedReq: SchedulingRequest,
+    decision: Decision,
+  ): Promise<string | null> {
+    const placement = this.opts.placement;
+    if (!placement || decision.endpointId === null || decision.failure) return null;
+    try {
+      return await placement.settle(schedReq, req.model, decision);
+    } catch {
+      this.opts.observer?.placementClaimOutcome?.('error');
+      return null;
+    }
   }
 
   /** Objective → priority; the edge extracts the objective header (its name is edge config). */

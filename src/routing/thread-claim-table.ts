@@ -12,8 +12,7 @@
  * dispatches that compute many new tokens, and the critical section copies at most a few KB.
  * A full probe run or a value too large to store means "decide alone", never an error.
  */
-import type { ClaimOutcome } from '../cluster/placement-claims.ts';
-import type { ClaimStore } from './placement-agreement.ts';
+import type { ClaimOutcome, ClaimStore } from './placement-agreement.ts';
 
 /** Slots in a table created with the defaults. */
 export const DEFAULT_CLAIM_SLOTS = 512;
@@ -35,6 +34,7 @@ const HEADER_BYTES = 8;
 const UNAVAILABLE: ClaimOutcome = { kind: 'unavailable' };
 const WON: ClaimOutcome = { kind: 'won' };
 
+/** The claims between one router's acceptor threads, over a SharedArrayBuffer every thread attaches. */
 export class ThreadClaimTable implements ClaimStore {
   readonly #lock: Int32Array;
   readonly #view: DataView;
@@ -56,12 +56,15 @@ export class ThreadClaimTable implements ClaimStore {
 
   /** A new table (the router creates it and hands `buffer` to every acceptor thread). */
   static create(ttlMs: number, slots = DEFAULT_CLAIM_SLOTS, now: () => number = Date.now): ThreadClaimTable {
+    if (!Number.isInteger(slots) || slots < 1)
+      throw new RangeError(`claim table slots must be >= 1, got ${slots}`);
     const buffer = new SharedArrayBuffer(HEADER_BYTES + slots * SLOT_BYTES);
     return new ThreadClaimTable(buffer, ttlMs, now);
   }
 
   /** The table behind `buffer`, from another thread. `now` must be a clock every thread shares. */
   static attach(buffer: SharedArrayBuffer, ttlMs: number, now: () => number = Date.now): ThreadClaimTable {
+    if (buffer.byteLength < HEADER_BYTES + SLOT_BYTES) throw new RangeError('claim table buffer too small');
     return new ThreadClaimTable(buffer, ttlMs, now);
   }
 

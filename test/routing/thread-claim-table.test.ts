@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { ClaimOutcome } from '../../src/cluster/placement-claims.ts';
+import type { ClaimOutcome } from '../../src/routing/placement-agreement.ts';
 import { MAX_CLAIM_VALUE_BYTES, ThreadClaimTable } from '../../src/routing/thread-claim-table.ts';
 import type { ClaimWorkerData } from './support/claim-worker.ts';
 
