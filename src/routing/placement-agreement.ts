@@ -1,5 +1,5 @@
 /**
- * The routing step that settles a decision with the other router replicas before dispatch
+ * The routing step that settles a decision with the other routers (replicas, threads) before dispatch
  * (placement claims, src/routing/placement-claim.ts). The scheduler stays pure and synchronous:
  * this runs after it, and when another replica has already placed the same new prefix, it makes
  * that placement visible to this replica's index and asks for a second decision, which weighs it
