@@ -126,7 +126,7 @@ describe('ClaimedPlacement', () => {
     const keys = prompt(3000);
     const placed = first.decide(keys);
     await first.placement.settle(request({ blockKeys: keys }), 'm', placed);
-    index.add(placed.endpointId!, 'GPU', keys);
+    index.add(placed.endpointId!, 'GPU', keys, null);
     const elsewhere = second.decide(keys);
     // With the prompt indexed on the claimed pod, the scheduler goes there and nothing is claimed.
     expect(elsewhere.endpointId).toBe(placed.endpointId);
