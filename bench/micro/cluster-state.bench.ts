@@ -330,6 +330,33 @@ async function inflightPropagation(a: ClusterState, b: ClusterState): Promise<vo
   );
 }
 
+/** One placement claim per new prompt: the round trip a long cold dispatch waits for. */
+async function placementClaims(a: ClusterState, b: ClusterState): Promise<void> {
+  const won: number[] = [];
+  const taken: number[] = [];
+  // A claim value as planClaim writes it for a 6,000-token prompt (24 checkpoints).
+  const value = JSON.stringify({
+    e: '10.0.0.1:8000',
+    c: Array.from({ length: 24 }, (_, i) => [16 * (i + 1), 'f'.repeat(16)]),
+  });
+  for (let i = 0; i < 2000; i++) {
+    const key = (BigInt(i) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+    let t = performance.now();
+    const first = await a.placementClaims!.claim('bench-model', key, value);
+    won.push((performance.now() - t) * 1000);
+    t = performance.now();
+    const second = await b.placementClaims!.claim('bench-model', key, value);
+    taken.push((performance.now() - t) * 1000);
+    if (first.kind !== 'won' || second.kind !== 'taken') throw new Error(`unexpected claim outcomes at ${i}`);
+  }
+  won.sort((x, y) => x - y);
+  taken.sort((x, y) => x - y);
+  report(
+    'placement claim round trip (won / taken), p50 / p99',
+    `${fmt(percentile(won, 0.5))} / ${fmt(percentile(won, 0.99))} µs; ${fmt(percentile(taken, 0.5))} / ${fmt(percentile(taken, 0.99))} µs (2,000 each, ${value.length}-byte value)`,
+  );
+}
+
 async function main(): Promise<void> {
   const redis = await RedisProcess.start();
   const admin = new Redis(redis.port, '127.0.0.1');
@@ -355,6 +382,7 @@ async function main(): Promise<void> {
       await c.close();
     }
     await inflightPropagation(a, b);
+    await placementClaims(a, b);
   } finally {
     await a.close();
     await b.close();

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 describe('Redis Cluster', () => {
-  it('shares index, load, pins and history with index shards spread over the primaries', async () => {
+  it('shares index, load, pins, history and placement claims with index shards spread over the primaries', async () => {
     const config = {
       ...testConfig(),
       mode: 'cluster' as const,
@@ -41,6 +41,14 @@ describe('Redis Cluster', () => {
       a.prefixIndexStore('approx').add('ep', [1n, 2n, 3n], 10);
       const historyB = b.prefixIndexStore('approx');
       await waitFor(() => historyB.longestPrefix([1n, 2n, 3n]).get('ep') === 3, 3000);
+      // Placement claims are single-key scripts: any slot, any primary.
+      for (const key of [1n, 2n ** 40n + 7n, 99n]) {
+        expect(await a.placementClaims!.claim(MODEL, key, 'pod-a')).toEqual({ kind: 'won' });
+        expect(await b.placementClaims!.claim(MODEL, key, 'pod-b')).toEqual({
+          kind: 'taken',
+          value: 'pod-a',
+        });
+      }
       expect(a.counters.redisErrors + b.counters.redisErrors).toBe(0);
     } finally {
       await Promise.all([a.close(), b.close()]);
