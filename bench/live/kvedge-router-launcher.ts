@@ -153,9 +153,9 @@ async function readStats(
             CLUSTER_COUNTERS.map((name) => [name, metricTotal(text, `kvedge_cluster_${name}_total`)]),
           ),
           ...Object.fromEntries(
-            (['followed', 'declined'] as const).map((outcome) => [
+            (['agreed', 'overridden'] as const).map((outcome) => [
               `placement_claims_${outcome}`,
-              metricWithLabel(text, 'kvedge_placement_claims_weighed_total', 'outcome', outcome),
+              metricWithLabel(text, 'kvedge_placement_claims_followed_total', 'outcome', outcome),
             ]),
           ),
         }

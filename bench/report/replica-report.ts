@@ -214,8 +214,8 @@ const SHOWN_COUNTERS = [
   'placement_claims_won',
   'placement_claims_taken',
   'placement_claims_unavailable',
-  'placement_claims_followed',
-  'placement_claims_declined',
+  'placement_claims_agreed',
+  'placement_claims_overridden',
 ] as const;
 
 /**

@@ -62,8 +62,8 @@ export class RoutingMetrics implements RoutingObserver {
       registers,
     });
     this.placementClaims = new Counter({
-      name: 'kvedge_placement_claims_weighed_total',
-      help: "Other replicas' placement claims weighed in a second decision, by whether it followed them.",
+      name: 'kvedge_placement_claims_followed_total',
+      help: "Other routers' placement claims followed, by whether the second decision agreed or was overridden.",
       labelNames: ['outcome'],
       registers,
     });
@@ -94,8 +94,8 @@ export class RoutingMetrics implements RoutingObserver {
     this.placementClaimOutcomes.inc({ outcome });
   }
 
-  placementClaim(followed: boolean): void {
-    this.placementClaims.inc({ outcome: followed ? 'followed' : 'declined' });
+  placementClaim(agreed: boolean): void {
+    this.placementClaims.inc({ outcome: agreed ? 'agreed' : 'overridden' });
   }
 }
 

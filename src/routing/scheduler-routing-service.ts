@@ -19,7 +19,7 @@ import type { Decision, PluginTiming, SchedulingRequest } from '../scheduler/typ
 import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts';
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
 import { debugPluginState } from './debug-state.ts';
-import type { ClaimOutcome, PlacementAgreement } from './placement-agreement.ts';
+import { type ClaimOutcome, followClaim, type PlacementAgreement } from './placement-agreement.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
 export interface FeatureSource {
@@ -31,8 +31,11 @@ export interface RoutingObserver {
   decision?(durationMs: number, decision: Decision): void;
   pluginTiming?(timing: PluginTiming): void;
   shed?(model: string): void;
-  /** A placement claim of another router was weighed; `followed` = the second decision went there. */
-  placementClaim?(followed: boolean): void;
+  /**
+   * Another router's placement claim was followed; `agreed` = the second decision chose the claimed
+   * pod by itself (otherwise the claim overrode its choice).
+   */
+  placementClaim?(agreed: boolean): void;
   /** What a placement claim came to (`error`: it failed, the first decision stood). */
   placementClaimOutcome?(outcome: ClaimOutcome['kind'] | 'error'): void;
 }
@@ -92,9 +95,11 @@ export class SchedulerRoutingService implements RoutingService {
       // placement, on a fresh view (the claim may have taken a round trip).
       view = this.modelView(req.model);
       const again = this.run(schedReq, view);
-      decision = again.decision;
       schedulerMs += again.ms;
-      this.opts.observer?.placementClaim?.(decision.endpointId === claimed);
+      if (again.decision.endpointId !== null && !again.decision.failure) {
+        this.opts.observer?.placementClaim?.(again.decision.endpointId === claimed);
+        decision = followClaim(again.decision, claimed);
+      }
     }
     // One decision per request in the metrics, whatever it took to reach it.
     this.opts.observer?.decision?.(schedulerMs, decision);

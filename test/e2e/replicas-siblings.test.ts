@@ -112,10 +112,10 @@ describe('sibling prompts through three replicas at once', () => {
         // On an idle fleet a second decision has no reason to go anywhere but the claimed pod. kvedge's
         // rendezvous tie-break mostly picks the claimed pod in the first place (no second decision);
         // llm-d-precise's random one mostly does not.
-        const weighed = 'kvedge_placement_claims_weighed_total';
-        expect(await metricTotal(replicas, weighed, { outcome: 'declined' })).toBe(0);
+        const followed = 'kvedge_placement_claims_followed_total';
+        expect(await metricTotal(replicas, followed, { outcome: 'overridden' })).toBe(0);
         if (name === 'llm-d-precise') {
-          expect(await metricTotal(replicas, weighed, { outcome: 'followed' })).toBeGreaterThan(0);
+          expect(await metricTotal(replicas, followed, { outcome: 'agreed' })).toBeGreaterThan(0);
         }
       } finally {
         await stopAll(replicas);

@@ -86,9 +86,9 @@ describe('sibling prompts through two acceptor threads at once', () => {
     try {
       const placements = await siblings(router, 'on');
       expect(placements.map((pods) => new Set(pods).size)).toEqual(Array(PROMPTS).fill(1));
-      const weighed = 'kvedge_placement_claims_weighed_total';
-      expect(await replicaMetric(router, weighed, { outcome: 'followed' })).toBeGreaterThan(0);
-      expect(await replicaMetric(router, weighed, { outcome: 'declined' })).toBe(0);
+      const followed = 'kvedge_placement_claims_followed_total';
+      expect(await replicaMetric(router, followed, { outcome: 'agreed' })).toBeGreaterThan(0);
+      expect(await replicaMetric(router, followed, { outcome: 'overridden' })).toBe(0);
     } finally {
       await router.stop(0);
     }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { blockKeyRoot, computeBlockKeys } from '../../src/index-store/block-keys.ts';
 import { MemoryBlockIndex } from '../../src/index-store/memory-index.ts';
 import { BlockIndexView } from '../../src/routing/block-index-view.ts';
-import { ClaimedPlacement, type ClaimOutcome } from '../../src/routing/placement-agreement.ts';
+import { ClaimedPlacement, type ClaimOutcome, followClaim } from '../../src/routing/placement-agreement.ts';
 import { ThreadClaimTable } from '../../src/routing/thread-claim-table.ts';
 import { loadSchedulerConfig } from '../../src/scheduler/config/loader.ts';
 import { createRandom } from '../../src/scheduler/prng.ts';
@@ -132,5 +132,19 @@ describe('ClaimedPlacement', () => {
     expect(elsewhere.endpointId).toBe(placed.endpointId);
     expect(await second.placement.settle(request({ blockKeys: keys }), 'm', elsewhere)).toBeNull();
     expect(second.outcomes).toEqual([]);
+  });
+
+  it("follows a claim: the claimed pod first, the second decision's own choice first among the fallbacks", () => {
+    const r = router(7);
+    const decision = r.decide(prompt(3000));
+    const chosen = decision.endpointId!;
+    expect(followClaim(decision, chosen)).toBe(decision);
+    const other = PODS.find((id) => id !== chosen)!;
+    const followed = followClaim(decision, other);
+    expect(followed.endpointId).toBe(other);
+    expect(followed.fallbackEndpointIds[0]).toBe(chosen);
+    expect(followed.fallbackEndpointIds).not.toContain(other);
+    // The plugins record the second decision's state (which saw the claimed pod hold the prompt).
+    expect(followed.state).toBe(decision.state);
   });
 });
