@@ -101,8 +101,9 @@ export class ClaimedPlacement implements PlacementAgreement {
  * placed its own cold prompts in the same instant as the others, blind to them, and declining costs a
  * certain second prefill of the whole prompt. Live, through four replicas, kvedge's second decisions
  * declined half the claims and got 58.6–60.7% hit rate and 2.71–2.91 s TTFT p90 on sibling bursts;
- * following every claim gave 70.3–71.6% and 1.71–2.01 s (docs/cluster-state.md). A claim lives 2 s:
- * after that, a pod that really is overloaded is weighed as usual, and the prefix replicated.
+ * following every claim gave 68.5–71.6% and 1.71–2.39 s in four runs (docs/cluster-state.md). A
+ * claim lives 2 s: after that, a pod that really is overloaded is weighed as usual, and the prefix
+ * replicated.
  */
 export function followClaim(decision: Decision, claimed: string): Decision {
   if (decision.endpointId === claimed) return decision;
