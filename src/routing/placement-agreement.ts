@@ -95,7 +95,8 @@ export class ClaimedPlacement implements PlacementAgreement {
 
 /**
  * The decision that follows a found claim: `decision` (the second one, which saw the claimed pod
- * hold the prompt) sent to `claimed`, with the pod it preferred first among the fallbacks.
+ * hold the prompt) sent to `claimed`, with the pod it preferred first among the fallbacks, unless
+ * `claimed` is no longer among its candidates.
  *
  * Why not let the second decision choose: the claimed pod looks busier than it is to a router that
  * placed its own cold prompts in the same instant as the others, blind to them, and declining costs a
@@ -106,7 +107,8 @@ export class ClaimedPlacement implements PlacementAgreement {
  * replicated.
  */
 export function followClaim(decision: Decision, claimed: string): Decision {
-  if (decision.endpointId === claimed) return decision;
+  // A pod the filters removed in the meantime (unhealthy, saturated, another model) is not followed.
+  if (decision.endpointId === claimed || !candidateOf(decision, claimed)) return decision;
   const fallbacks = [decision.endpointId, ...decision.fallbackEndpointIds].filter(
     (id): id is string => id !== null && id !== claimed,
   );

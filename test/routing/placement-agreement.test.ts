@@ -146,5 +146,8 @@ describe('ClaimedPlacement', () => {
     expect(followed.fallbackEndpointIds).not.toContain(other);
     // The plugins record the second decision's state (which saw the claimed pod hold the prompt).
     expect(followed.state).toBe(decision.state);
+    // A pod that is no longer a candidate is not followed.
+    const without = r.decide(prompt(3000), [chosen]);
+    expect(followClaim(without, other)).toBe(without);
   });
 });
