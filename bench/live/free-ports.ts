@@ -16,7 +16,8 @@ function isFree(port: number): Promise<boolean> {
 /** A base port such that `base..base+count-1` and the same run `replayOffset` above are free. */
 export async function freeKvPortBase(count: number, replayOffset = 100): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below the kernel's ephemeral range (32768+ by default), where outgoing connections take ports.
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - replayOffset - count));
     const ports = Array.from({ length: count }, (_, i) => [base + i, base + replayOffset + i]).flat();
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }

@@ -17,7 +17,9 @@ export async function freePort(): Promise<number> {
 /** `count` consecutive free ports (for fleets that use base+i), retrying until a run is free. */
 export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
+    // Below the kernel's ephemeral range (32768+ by default): between this check and the bind,
+    // an outgoing connection of a test running in parallel could otherwise take the port.
+    const base = 20000 + Math.floor(Math.random() * (12000 - count));
     const ok = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)));
     if (ok.every(Boolean)) return base;
   }
