@@ -123,11 +123,11 @@ export class ClusterKeys {
 
   /**
    * STRING: where the new part of a prompt goes (src/routing/placement-claim.ts); `scope` is the
-   * model, `key` the block key at the claim's checkpoint. No hash tag: each claim is one key, and
-   * Redis Cluster spreads them over every primary.
+   * model, `key` the block key at the claim's checkpoint. One hash tag for all claims: a probe reads
+   * a prompt's candidate keys in one script, so under Redis Cluster they must share a slot.
    */
   placementClaim(scope: string, key: bigint): string {
-    return `${this.prefix}claim:${scope}:${key.toString(16)}`;
+    return `${this.prefix}{claims}:${scope}:${key.toString(16)}`;
   }
 
   /** Channel of kvedge-picker state mutations (ledger, learning, turnover) of one plugin instance. */

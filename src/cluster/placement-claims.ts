@@ -20,6 +20,15 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
 `);
 
+/** KEYS = candidate claims, in order. Returns the first that stands, or nil. */
+const FIND = new LuaScript(`
+for _, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value then return value end
+end
+return false
+`);
+
 export interface PlacementClaimsOptions extends ClusterStoreDeps {
   /** How long a claim holds: long enough for the claimant's speculative insert to reach everyone. */
   readonly ttlMs: number;
@@ -43,28 +52,11 @@ export class PlacementClaims implements ClaimStore {
    * replica's unexpired claim is there: then that claim's value.
    */
   async claim(scope: string, key: bigint, value: string): Promise<ClaimOutcome> {
-    const { client, health, counters, keys, timeoutMs, ttlMs } = this.#o;
-    if (!health.healthy) {
-      counters.placementClaimsUnavailable++;
-      return UNAVAILABLE;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      // Resolve in the check phase, after the poll phase: when this process's own loop was busy past
-      // the timeout, an answer already waiting on the socket still wins (it is not Redis's fault).
-      timer = setTimeout(() => setImmediate(() => resolve('timeout')), timeoutMs);
-    });
-    const request = CLAIM.run(client, [keys.placementClaim(scope, key)], [value, ttlMs]).then(
-      (standing) => (standing === null ? null : String(standing)),
-      (err: unknown) => {
-        counters.redisErrors++;
-        health.reportFailure(err);
-        return 'error' as const;
-      },
+    const { keys, counters, ttlMs } = this.#o;
+    const answer = await this.#bounded(() =>
+      CLAIM.run(this.#o.client, [keys.placementClaim(scope, key)], [value, ttlMs]),
     );
-    const answer = await Promise.race([request, timeout]);
-    clearTimeout(timer);
-    if (answer === 'timeout' || answer === 'error') {
+    if (answer === undefined) {
       counters.placementClaimsUnavailable++;
       return UNAVAILABLE;
     }
@@ -74,5 +66,50 @@ export class PlacementClaims implements ClaimStore {
     }
     counters.placementClaimsTaken++;
     return { kind: 'taken', value: answer };
+  }
+
+  /** The first of `candidates` (block keys under `scope`) that another replica claimed, or null. */
+  async find(scope: string, candidates: readonly bigint[]): Promise<string | null> {
+    const { keys, counters } = this.#o;
+    if (candidates.length === 0) return null;
+    const answer = await this.#bounded(() =>
+      FIND.run(
+        this.#o.client,
+        candidates.map((key) => keys.placementClaim(scope, key)),
+        [],
+      ),
+    );
+    if (answer === undefined) {
+      counters.placementClaimsUnavailable++;
+      return null;
+    }
+    if (answer !== null) counters.placementClaimsTaken++;
+    return answer;
+  }
+
+  /**
+   * The script's string reply, null for nil, or undefined when Redis is degraded, failed, or did
+   * not answer within `timeoutMs`.
+   */
+  async #bounded(send: () => Promise<unknown>): Promise<string | null | undefined> {
+    const { health, counters, timeoutMs } = this.#o;
+    if (!health.healthy) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      // Resolve in the check phase, after the poll phase: when this process's own loop was busy past
+      // the timeout, an answer already waiting on the socket still wins (it is not Redis's fault).
+      timer = setTimeout(() => setImmediate(() => resolve(undefined)), timeoutMs);
+    });
+    const request = send().then(
+      (reply) => (reply === null ? null : String(reply)),
+      (err: unknown) => {
+        counters.redisErrors++;
+        health.reportFailure(err);
+        return undefined;
+      },
+    );
+    const answer = await Promise.race([request, timeout]);
+    clearTimeout(timer);
+    return answer;
   }
 }

@@ -7,7 +7,7 @@
  */
 import type { PrefixMatchData } from '../scheduler/prefix-cache-match-info.ts';
 import type { Decision, SchedulingRequest } from '../scheduler/types.ts';
-import { type ClaimGeometry, matchClaim, planClaim } from './placement-claim.ts';
+import { type ClaimGeometry, matchClaim, planClaim, probeKeys } from './placement-claim.ts';
 
 /**
  * Settles a decision before dispatch. Resolves to the endpoint another replica placed the prompt
@@ -26,6 +26,8 @@ export type ClaimOutcome =
 /** Where claims are made: Redis between replicas, shared memory between a router's threads. */
 export interface ClaimStore {
   claim(scope: string, key: bigint, value: string): ClaimOutcome | Promise<ClaimOutcome>;
+  /** The value of the first of `keys` (in order) that stands as a claim, or null. */
+  find(scope: string, keys: readonly bigint[]): string | null | Promise<string | null>;
 }
 
 export interface ClaimedPlacementOptions {
@@ -62,17 +64,30 @@ export class ClaimedPlacement implements PlacementAgreement {
     if ((decision.profileResults['prefill']?.targets.length ?? 0) > 0) return null;
     const data = this.#prefixData(decision);
     if (!data) return null;
-    const plan = planClaim(keys, data.matches, chosen, this.#geometry(data.blockSizeTokens));
+    const geometry = this.#geometry(data.blockSizeTokens);
+    const plan = planClaim(keys, data.matches, chosen, geometry);
     if (!plan) return null;
-    const outcome = await this.o.claims.claim(model, plan.key, plan.value);
-    this.o.onOutcome?.(outcome.kind);
-    if (outcome.kind !== 'taken') return null;
-    const match = matchClaim(keys, outcome.value);
+    // About to recompute what another pod holds: that copy may be another router's placement of a
+    // moment ago, whose insert arrived before this decision but whose claim sits shallower.
+    const held = heldElsewhere(data.matches, chosen);
+    const found = held > 0 ? await this.o.claims.find(model, probeKeys(keys, held, geometry)) : null;
+    let claimed: string;
+    if (found !== null) {
+      this.o.onOutcome?.('taken');
+      claimed = found;
+    } else {
+      const outcome = await this.o.claims.claim(model, plan.key, plan.value);
+      this.o.onOutcome?.(outcome.kind);
+      if (outcome.kind !== 'taken') return null;
+      claimed = outcome.value;
+    }
+    const match = matchClaim(keys, claimed);
     if (!match || match.endpointId === chosen) return null;
     // Only a pod this decision could have chosen, and only if the claim adds to what it holds.
     if (!candidateOf(decision, match.endpointId)) return null;
-    if (match.sharedBlocks <= (data.matches.get(match.endpointId) ?? 0)) return null;
-    this.o.hold(match.endpointId, keys.slice(0, match.sharedBlocks), this.o.ttlMs);
+    if (match.sharedBlocks > (data.matches.get(match.endpointId) ?? 0)) {
+      this.o.hold(match.endpointId, keys.slice(0, match.sharedBlocks), this.o.ttlMs);
+    }
     return match.endpointId;
   }
 
@@ -113,6 +128,14 @@ export function followClaim(decision: Decision, claimed: string): Decision {
     (id): id is string => id !== null && id !== claimed,
   );
   return { ...decision, endpointId: claimed, fallbackEndpointIds: fallbacks };
+}
+
+/** Blocks of the prompt the best-holding pod other than `chosen` holds, if it holds more than `chosen`. */
+function heldElsewhere(matches: ReadonlyMap<string, number>, chosen: string): number {
+  const own = matches.get(chosen) ?? 0;
+  let best = 0;
+  for (const [id, blocks] of matches) if (id !== chosen && blocks > own) best = Math.max(best, blocks);
+  return Math.floor(best);
 }
 
 /** True when the primary profile scored `endpointId` (it passed the filters). */

@@ -88,6 +88,23 @@ export function planClaim(
 }
 
 /**
+ * The keys under which a claim for `keys` could stand when some pod already holds `heldBlocks` of
+ * the prompt, deepest first: every checkpoint up to one past the held part. A router about to
+ * recompute what another pod holds looks there first, in case that pod's copy is another router's
+ * placement of the same instant (its claim was made at a shallower depth, before the insert landed).
+ */
+export function probeKeys(keys: readonly bigint[], heldBlocks: number, geometry: ClaimGeometry): bigint[] {
+  const step = geometry.checkpointBlocks;
+  const total = keys.length;
+  // planClaim keys a claim at a multiple of the step, or at the prompt's end when that comes first.
+  const limit = (Math.floor(heldBlocks / step) + 1) * step;
+  const depths: number[] = [];
+  if (limit > total && total % step !== 0) depths.push(total);
+  for (let depth = Math.min(limit, total - (total % step)); depth >= step; depth -= step) depths.push(depth);
+  return depths.slice(0, geometry.maxCheckpoints).map((depth) => keys[depth - 1] as bigint);
+}
+
+/**
  * How much of `keys` the claim `value` covers, or null when the value is not a claim (another
  * version's format, corruption) or shares nothing with the prompt.
  */

@@ -19,8 +19,10 @@ export const DEFAULT_CLAIM_SLOTS = 512;
 /** Largest value stored (bytes of UTF-8 JSON); 64 checkpoints of 64-bit keys fit with room to spare. */
 export const MAX_CLAIM_VALUE_BYTES = 3072;
 const PROBE = 8;
-/** Spins before giving up on the lock (it is held for microseconds). */
-const LOCK_SPINS = 100_000;
+/** Spins before sleeping on the lock (it is held for microseconds, unless its holder was preempted). */
+const LOCK_SPINS = 1_000;
+/** Longest wait for the lock: past it the claim is "unavailable" and the thread decides alone. */
+const LOCK_WAIT_MS = 20;
 
 // Slot layout, in bytes: key (8), expiresAtMs (8, float), value length (4), padding (4), value.
 const KEY = 0;
@@ -82,10 +84,7 @@ export class ThreadClaimTable implements ClaimStore {
         const base = HEADER_BYTES + ((start + i) % this.#slots) * SLOT_BYTES;
         const live = this.#view.getFloat64(base + EXPIRES, true) > nowMs;
         if (live && this.#view.getBigUint64(base + KEY, true) === slotKey) {
-          const length = this.#view.getUint32(base + LENGTH, true);
-          // Copy out of shared memory: TextDecoder does not read SharedArrayBuffer views.
-          const copy = this.#bytes.slice(base + VALUE, base + VALUE + length);
-          return { kind: 'taken', value: this.#decoder.decode(copy) };
+          return { kind: 'taken', value: this.#valueAt(base) };
         }
         if (!live && free < 0) free = base;
       }
@@ -96,15 +95,62 @@ export class ThreadClaimTable implements ClaimStore {
       this.#bytes.set(encoded, free + VALUE);
       return WON;
     } finally {
-      Atomics.store(this.#lock, 0, 0);
+      this.#release();
     }
+  }
+
+  /** The value of the first of `keys` under `scope` that stands as a claim, or null. */
+  find(scope: string, keys: readonly bigint[]): string | null {
+    if (keys.length === 0 || !this.#acquire()) return null;
+    try {
+      const nowMs = this.now();
+      for (const key of keys) {
+        const base = this.#slotOf(scopedKey(scope, key), nowMs);
+        if (base >= 0) return this.#valueAt(base);
+      }
+      return null;
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** Offset of the live slot holding `slotKey`, or -1. Call with the lock held. */
+  #slotOf(slotKey: bigint, nowMs: number): number {
+    const start = Number(slotKey % BigInt(this.#slots));
+    for (let i = 0; i < PROBE; i++) {
+      const base = HEADER_BYTES + ((start + i) % this.#slots) * SLOT_BYTES;
+      if (
+        this.#view.getFloat64(base + EXPIRES, true) > nowMs &&
+        this.#view.getBigUint64(base + KEY, true) === slotKey
+      ) {
+        return base;
+      }
+    }
+    return -1;
+  }
+
+  #valueAt(base: number): string {
+    const length = this.#view.getUint32(base + LENGTH, true);
+    // Copy out of shared memory: TextDecoder does not read SharedArrayBuffer views.
+    return this.#decoder.decode(this.#bytes.slice(base + VALUE, base + VALUE + length));
   }
 
   #acquire(): boolean {
     for (let i = 0; i < LOCK_SPINS; i++) {
       if (Atomics.compareExchange(this.#lock, 0, 0, 1) === 0) return true;
     }
+    // The holder was likely preempted (more threads than cores): sleep until it releases.
+    const deadline = performance.now() + LOCK_WAIT_MS;
+    while (performance.now() < deadline) {
+      Atomics.wait(this.#lock, 0, 1, 1);
+      if (Atomics.compareExchange(this.#lock, 0, 0, 1) === 0) return true;
+    }
     return false;
+  }
+
+  #release(): void {
+    Atomics.store(this.#lock, 0, 0);
+    Atomics.notify(this.#lock, 0, 1);
   }
 }
 

@@ -49,6 +49,16 @@ describe('PlacementClaims', () => {
     expect([won, taken]).toEqual([4, 9]);
   });
 
+  it('finds the first standing claim among candidate keys, in one script', async () => {
+    const [a, b] = await start(2);
+    expect(await b!.placementClaims!.find('m', [21n, 22n])).toBeNull();
+    await a!.placementClaims!.claim('m', 22n, 'pod-a');
+    await a!.placementClaims!.claim('m', 23n, 'pod-c');
+    expect(await b!.placementClaims!.find('m', [21n, 23n, 22n])).toBe('pod-c');
+    expect(await b!.placementClaims!.find('other', [22n])).toBeNull();
+    expect(await b!.placementClaims!.find('m', [])).toBeNull();
+  });
+
   it('expires a claim after its TTL', async () => {
     const [a, b] = await start(2, 200);
     expect(await a!.placementClaims!.claim('m', 9n, 'pod-a')).toEqual({ kind: 'won' });

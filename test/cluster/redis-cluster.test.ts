@@ -49,6 +49,8 @@ describe('Redis Cluster', () => {
           value: 'pod-a',
         });
       }
+      // A probe reads several claims in one script: they share a slot.
+      expect(await b.placementClaims!.find(MODEL, [5n, 99n, 1n])).toBe('pod-a');
       expect(a.counters.redisErrors + b.counters.redisErrors).toBe(0);
     } finally {
       await Promise.all([a.close(), b.close()]);

@@ -150,4 +150,49 @@ describe('ClaimedPlacement', () => {
     const without = r.decide(prompt(3000), [chosen]);
     expect(followClaim(without, other)).toBe(without);
   });
+
+  it("follows a fresh claim behind a copy it was about to recompute: another router's placement of a moment ago", async () => {
+    const LOADED = `
+plugins:
+- type: precise-prefix-cache-producer
+  parameters: {tokenProcessorConfig: {blockSizeTokens: 16}}
+- type: prefix-cache-scorer
+  parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
+- type: queue-scorer
+- type: max-score-picker
+schedulingProfiles:
+- name: default
+  plugins:
+  - {pluginRef: prefix-cache-scorer, weight: 1}
+  - {pluginRef: queue-scorer, weight: 5}
+  - {pluginRef: max-score-picker}
+`;
+    const view = new BlockIndexView(index);
+    const { scheduler } = loadSchedulerConfig(LOADED, {
+      state: createInMemoryState({ blockIndex: view, speculativeBlockIndex: view }),
+    });
+    const outcomes: ClaimOutcome['kind'][] = [];
+    const placement = new ClaimedPlacement({
+      claims: table,
+      producerNames: ['precise-prefix-cache-producer'],
+      hold: (id, keys, ttlMs) => view.hold(id, keys, ttlMs),
+      minNewTokens: 1024,
+      checkpointTokens: 256,
+      ttlMs: 2000,
+      onOutcome: (o) => outcomes.push(o),
+    });
+    const keys = prompt(3000);
+    // Another router placed the prompt on a:1 and claimed it; its speculative insert has landed.
+    const first = router(8);
+    const placed = first.decide(keys, ['a:1']);
+    await first.placement.settle(request({ blockKeys: keys }), 'm', placed);
+    index.recordSpeculative('a:1', keys, 2000);
+    // This router sees a:1 hold the prompt but busy, and would recompute it on b:1.
+    const busy = fleet([endpoint('a:1', { metrics: { waitingQueueSize: 40 } }), endpoint('b:1')]);
+    const decision = scheduler.schedule(request({ blockKeys: keys }), busy, { random: createRandom(1) });
+    expect(decision.endpointId).toBe('b:1');
+    expect(await placement.settle(request({ blockKeys: keys }), 'm', decision)).toBe('a:1');
+    expect(outcomes).toEqual(['taken']);
+    expect(followClaim(decision, 'a:1').endpointId).toBe('a:1');
+  });
 });

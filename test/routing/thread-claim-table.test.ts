@@ -48,6 +48,18 @@ describe('ThreadClaimTable', () => {
     }
   }, 30_000);
 
+  it('finds the first standing claim among candidate keys', () => {
+    let now = 0;
+    const table = ThreadClaimTable.create(100, 64, () => now);
+    expect(table.find('m', [1n, 2n])).toBeNull();
+    table.claim('m', 2n, 'two');
+    table.claim('m', 3n, 'three');
+    expect(table.find('m', [1n, 3n, 2n])).toBe('three');
+    expect(table.find('other', [3n])).toBeNull();
+    now = 100;
+    expect(table.find('m', [3n, 2n])).toBeNull();
+  });
+
   it('expires claims and keeps models apart', () => {
     let now = 1_000;
     const table = ThreadClaimTable.create(100, 64, () => now);
