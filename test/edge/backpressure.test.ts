@@ -114,7 +114,10 @@ describe('slow client', () => {
     expect(body.equals(upstream.sentBytes())).toBe(true);
   });
   it('gives up on a client that holds more than the cap and cancels the upstream', async () => {
-    const tight = await startEdge(routing, { upstream: { maxBufferedBytes: 4 * 1024 } });
+    // A cap below any chunk size: the router pauses the upstream at the first backpressured write,
+    // and with a 4 KB cap the chunks held by then (TCP may deliver the 16 KB writes in smaller
+    // pieces) could stay under it, leaving the stream paused until the body timeout.
+    const tight = await startEdge(routing, { upstream: { maxBufferedBytes: 1 } });
     try {
       upstream.set({ mode: 'flood', floodChunkBytes: 16 * 1024, floodMaxBytes: 512 * 1024 * 1024 });
       const socket = net.connect(tight.server.port, '127.0.0.1');
