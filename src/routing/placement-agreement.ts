@@ -1,9 +1,9 @@
 /**
  * The routing step that settles a decision with the other routers (replicas, threads) before dispatch
  * (placement claims, src/routing/placement-claim.ts). The scheduler stays pure and synchronous:
- * this runs after it, and when another replica has already placed the same new prefix, it makes
- * that placement visible to this replica's index and asks for a second decision, which weighs it
- * like any other holder (and may still go elsewhere if that pod is overloaded).
+ * this runs after it, and when another router has already placed the same new prefix, it makes
+ * that placement visible to this router's index and asks for a second decision, which the caller
+ * then sends to the claimed pod ({@link followClaim}).
  */
 import type { PrefixMatchData } from '../scheduler/prefix-cache-match-info.ts';
 import type { Decision, SchedulingRequest } from '../scheduler/types.ts';

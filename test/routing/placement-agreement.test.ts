@@ -14,6 +14,7 @@ import { ThreadClaimTable } from '../../src/routing/thread-claim-table.ts';
 import { loadSchedulerConfig } from '../../src/scheduler/config/loader.ts';
 import { createRandom } from '../../src/scheduler/prng.ts';
 import { createInMemoryState } from '../../src/scheduler/state.ts';
+import type { FleetView } from '../../src/fleet/types.ts';
 import type { Decision } from '../../src/scheduler/types.ts';
 import { endpoint, fleet, request } from '../scheduler/fixtures.ts';
 
@@ -36,9 +37,9 @@ const table = ThreadClaimTable.create(2000, 64);
 const PODS = ['a:1', 'b:1', 'c:1', 'd:1'];
 
 /** One router: its own view over the shared index, scheduler, and placement step. */
-function router(seed: number) {
+function router(seed: number, config = CONFIG) {
   const view = new BlockIndexView(index);
-  const { scheduler } = loadSchedulerConfig(CONFIG, {
+  const { scheduler } = loadSchedulerConfig(config, {
     state: createInMemoryState({ blockIndex: view, speculativeBlockIndex: view }),
   });
   const outcomes: ClaimOutcome['kind'][] = [];
@@ -52,11 +53,13 @@ function router(seed: number) {
     onOutcome: (o) => outcomes.push(o),
   });
   const random = createRandom(seed);
+  const schedule = (keys: bigint[], view: FleetView): Decision =>
+    scheduler.schedule(request({ blockKeys: keys }), view, { random });
   return {
     outcomes,
     placement,
-    decide: (keys: bigint[], pods = PODS): Decision =>
-      scheduler.schedule(request({ blockKeys: keys }), fleet(pods.map((id) => endpoint(id))), { random }),
+    schedule,
+    decide: (keys: bigint[], pods = PODS): Decision => schedule(keys, fleet(pods.map((id) => endpoint(id)))),
   };
 }
 
@@ -167,20 +170,7 @@ schedulingProfiles:
   - {pluginRef: queue-scorer, weight: 5}
   - {pluginRef: max-score-picker}
 `;
-    const view = new BlockIndexView(index);
-    const { scheduler } = loadSchedulerConfig(LOADED, {
-      state: createInMemoryState({ blockIndex: view, speculativeBlockIndex: view }),
-    });
-    const outcomes: ClaimOutcome['kind'][] = [];
-    const placement = new ClaimedPlacement({
-      claims: table,
-      producerNames: ['precise-prefix-cache-producer'],
-      hold: (id, keys, ttlMs) => view.hold(id, keys, ttlMs),
-      minNewTokens: 1024,
-      checkpointTokens: 256,
-      ttlMs: 2000,
-      onOutcome: (o) => outcomes.push(o),
-    });
+    const second = router(9, LOADED);
     const keys = prompt(3000);
     // Another router placed the prompt on a:1 and claimed it; its speculative insert has landed.
     const first = router(8);
@@ -189,10 +179,10 @@ schedulingProfiles:
     index.recordSpeculative('a:1', keys, 2000);
     // This router sees a:1 hold the prompt but busy, and would recompute it on b:1.
     const busy = fleet([endpoint('a:1', { metrics: { waitingQueueSize: 40 } }), endpoint('b:1')]);
-    const decision = scheduler.schedule(request({ blockKeys: keys }), busy, { random: createRandom(1) });
+    const decision = second.schedule(keys, busy);
     expect(decision.endpointId).toBe('b:1');
-    expect(await placement.settle(request({ blockKeys: keys }), 'm', decision)).toBe('a:1');
-    expect(outcomes).toEqual(['taken']);
+    expect(await second.placement.settle(request({ blockKeys: keys }), 'm', decision)).toBe('a:1');
+    expect(second.outcomes).toEqual(['taken']);
     expect(followClaim(decision, 'a:1').endpointId).toBe('a:1');
   });
 });
