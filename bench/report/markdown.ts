@@ -131,11 +131,12 @@ function coLocationSection(policies: readonly ReportedPolicy[]): string {
     'requests on their group’s modal pod',
     'groups fully co-located',
     'worst group',
+    'groups on the busiest pod per burst: mean / worst (even split)',
   ];
   const lines = [
     '## Sibling co-location',
     '',
-    "Share of each sibling group's requests that ran on the group's most-used pod.",
+    "Share of each sibling group's requests that ran on the group's most-used pod, and how the groups arriving together (one stage) were spread: the most groups whose modal pod was one pod.",
     '',
     row(header),
     row(header.map((_, i) => (i === 0 ? '---' : '---:'))),
@@ -149,6 +150,7 @@ function coLocationSection(policies: readonly ReportedPolicy[]): string {
         percent(c.onModalPod),
         percent(c.fullyCoLocated),
         percent(c.worstGroup),
+        `${fixed(c.busiestPod.mean, 1)} / ${c.busiestPod.worst} (${c.busiestPod.even})`,
       ]),
     );
   }

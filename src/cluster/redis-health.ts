@@ -13,6 +13,8 @@ import { isConnectionError, type RedisClient } from './redis-connection.ts';
 
 /** How late a timeout may fire before it is blamed on this process's event loop rather than Redis. */
 const STALL_MS = 100;
+/** Each distinct error Redis answers with is logged at most this often. */
+const REJECTED_LOG_INTERVAL_MS = 60_000;
 
 export interface RedisHealthEvents {
   degraded: [reason: string];
@@ -35,6 +37,7 @@ export class RedisHealth extends EventEmitter<RedisHealthEvents> {
   degradedTransitions = 0;
   /** Milliseconds spent degraded, closed intervals only (see {@link degradedMs}). */
   #degradedTotalMs = 0;
+  readonly #rejectedLoggedAt = new Map<string, number>();
 
   constructor(client: RedisClient, probeIntervalMs: number, commandTimeoutMs: number, logger: Logger) {
     super();
@@ -74,10 +77,27 @@ export class RedisHealth extends EventEmitter<RedisHealthEvents> {
    * sat in the socket, and a full resync after every busy spell would cost more than it saves.
    */
   reportFailure(err: unknown): void {
-    if (!isConnectionError(err)) return;
     const message = err instanceof Error ? err.message : String(err);
+    if (!isConnectionError(err)) {
+      this.#logRejected(message);
+      return;
+    }
     if (message.includes('Command timed out')) void this.probe();
     else this.#setDegraded(message);
+  }
+
+  /**
+   * A command Redis answered with an error (a script error, a wrong type, OOM): nothing about the
+   * connection, but a bug or a misconfigured server, so it is logged, once a minute per message
+   * (the `redis_errors` counter has them all).
+   */
+  #logRejected(message: string): void {
+    const now = performance.now();
+    const last = this.#rejectedLoggedAt.get(message);
+    if (last !== undefined && now - last < REJECTED_LOG_INTERVAL_MS) return;
+    if (this.#rejectedLoggedAt.size >= 100) this.#rejectedLoggedAt.clear();
+    this.#rejectedLoggedAt.set(message, now);
+    this.#logger.warn({ err: message }, 'redis rejected a command');
   }
 
   /** Checks Redis now; resolves with the resulting health. */

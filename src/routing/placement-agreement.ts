@@ -10,11 +10,19 @@ import type { Decision, SchedulingRequest } from '../scheduler/types.ts';
 import { type ClaimGeometry, matchClaim, planClaim, probeKeys } from './placement-claim.ts';
 
 /**
- * Settles a decision before dispatch. Resolves to the endpoint another replica placed the prompt
- * on, now visible to the scheduler, which should decide again; null = keep the decision.
+ * Settles a decision before dispatch. Gives the endpoint another replica placed the prompt on, now
+ * visible to the scheduler, which should decide again; null = keep the decision. Synchronous when
+ * it needed no round trip (no claim to make, or claims in shared memory): the caller then knows
+ * no other decision has to wait for this one.
  */
 export interface PlacementAgreement {
-  settle(request: SchedulingRequest, model: string, decision: Decision): Promise<string | null>;
+  settle(
+    request: SchedulingRequest,
+    model: string,
+    decision: Decision,
+  ): string | null | Promise<string | null>;
+  /** Longest a decision should wait for others' settlements before deciding blind (ms). */
+  readonly maxWaitMs: number;
 }
 
 /** Outcome of a claim: this router set it, another one holds it, or no answer (decide alone). */
@@ -42,6 +50,21 @@ export interface ClaimedPlacementOptions {
   readonly ttlMs: number;
   /** Told every claim's outcome (metrics). */
   readonly onOutcome?: (outcome: ClaimOutcome['kind']) => void;
+  /** Longest a decision waits for the settlements before it (ms); default 20, the Redis claim bound. */
+  readonly maxWaitMs?: number;
+}
+
+/** The claim store's answer, now or after a round trip. */
+type Maybe<T> = T | Promise<T>;
+
+/** What one settlement works on, carried across the store's round trips. */
+interface Settling {
+  readonly keys: readonly bigint[];
+  readonly chosen: string;
+  readonly model: string;
+  readonly decision: Decision;
+  readonly data: PrefixMatchData;
+  readonly plan: { readonly key: bigint; readonly value: string };
 }
 
 /** Checkpoints per claim at most: with 256-token spacing, prompts up to 16k tokens keep that spacing. */
@@ -53,9 +76,13 @@ const MAX_CHECKPOINTS = 64;
  * decision.
  */
 export class ClaimedPlacement implements PlacementAgreement {
-  constructor(private readonly o: ClaimedPlacementOptions) {}
+  readonly maxWaitMs: number;
 
-  async settle(request: SchedulingRequest, model: string, decision: Decision): Promise<string | null> {
+  constructor(private readonly o: ClaimedPlacementOptions) {
+    this.maxWaitMs = o.maxWaitMs ?? 20;
+  }
+
+  settle(request: SchedulingRequest, model: string, decision: Decision): Maybe<string | null> {
     const keys = request.blockKeys;
     const chosen = decision.endpointId;
     if (!keys || keys.length === 0 || chosen === null) return null;
@@ -67,26 +94,32 @@ export class ClaimedPlacement implements PlacementAgreement {
     const geometry = this.#geometry(data.blockSizeTokens);
     const plan = planClaim(keys, data.matches, chosen, geometry);
     if (!plan) return null;
+    const s: Settling = { keys, chosen, model, decision, data, plan };
     // About to recompute what another pod holds: that copy may be another router's placement of a
     // moment ago, whose insert arrived before this decision but whose claim sits shallower.
     const held = heldElsewhere(data.matches, chosen);
-    const found = held > 0 ? await this.o.claims.find(model, probeKeys(keys, held, geometry)) : null;
-    let claimed: string;
-    if (found !== null) {
+    if (held === 0) return this.#claim(s);
+    return then(this.o.claims.find(model, probeKeys(keys, held, geometry)), (found) => {
+      if (found === null) return this.#claim(s);
       this.o.onOutcome?.('taken');
-      claimed = found;
-    } else {
-      const outcome = await this.o.claims.claim(model, plan.key, plan.value);
+      return this.#follow(s, found);
+    });
+  }
+
+  #claim(s: Settling): Maybe<string | null> {
+    return then(this.o.claims.claim(s.model, s.plan.key, s.plan.value), (outcome) => {
       this.o.onOutcome?.(outcome.kind);
-      if (outcome.kind !== 'taken') return null;
-      claimed = outcome.value;
-    }
-    const match = matchClaim(keys, claimed);
-    if (!match || match.endpointId === chosen) return null;
+      return outcome.kind === 'taken' ? this.#follow(s, outcome.value) : null;
+    });
+  }
+
+  #follow(s: Settling, claimed: string): string | null {
+    const match = matchClaim(s.keys, claimed);
+    if (!match || match.endpointId === s.chosen) return null;
     // Only a pod this decision could have chosen, and only if the claim adds to what it holds.
-    if (!candidateOf(decision, match.endpointId)) return null;
-    if (match.sharedBlocks > (data.matches.get(match.endpointId) ?? 0)) {
-      this.o.hold(match.endpointId, keys.slice(0, match.sharedBlocks), this.o.ttlMs);
+    if (!candidateOf(s.decision, match.endpointId)) return null;
+    if (match.sharedBlocks > (s.data.matches.get(match.endpointId) ?? 0)) {
+      this.o.hold(match.endpointId, s.keys.slice(0, match.sharedBlocks), this.o.ttlMs);
     }
     return match.endpointId;
   }
@@ -142,4 +175,9 @@ function heldElsewhere(matches: ReadonlyMap<string, number>, chosen: string): nu
 function candidateOf(decision: Decision, endpointId: string): boolean {
   const primary = decision.trace.profiles.find((p) => p.profile === decision.primaryProfile);
   return primary?.candidates.some((c) => c.endpointId === endpointId && c.total !== null) ?? false;
+}
+
+/** `f(value)`, synchronously when `value` is not a promise. */
+function then<T, R>(value: Maybe<T>, f: (value: T) => Maybe<R>): Maybe<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
 }

@@ -250,7 +250,7 @@ export class Router {
 /** What the main thread's routing needs from the Redis cluster state. */
 function clusterWiring(cluster: ClusterState): ClusterWiring {
   const claims = cluster.placementClaims;
-  const { minNewTokens, checkpointTokens, ttlMs } = cluster.config.placementClaims;
+  const { minNewTokens, checkpointTokens, ttlMs, timeoutMs } = cluster.config.placementClaims;
   return {
     schedulerState: (base) => cluster.schedulerState(base),
     peerLoad: cluster.inflight,
@@ -264,6 +264,8 @@ function clusterWiring(cluster: ClusterState): ClusterWiring {
             minNewTokens,
             checkpointTokens,
             ttlMs,
+            // A decision waits for the claims before it at most as long as one claim may take.
+            maxWaitMs: timeoutMs,
           },
         }
       : {}),

@@ -17,6 +17,7 @@ export class RoutingMetrics implements RoutingObserver {
   private readonly prefixBlocks: Counter;
   private readonly placementClaims: Counter;
   private readonly placementClaimOutcomes: Counter;
+  private readonly placementTurnWaits: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -67,6 +68,12 @@ export class RoutingMetrics implements RoutingObserver {
       labelNames: ['outcome'],
       registers,
     });
+    this.placementTurnWaits = new Counter({
+      name: 'kvedge_placement_turn_waits_total',
+      help: 'Decisions that waited for earlier ones awaiting their placement claims: served (got the turn) or timed_out.',
+      labelNames: ['outcome'],
+      registers,
+    });
   }
 
   decision(durationMs: number, decision: Decision): void {
@@ -96,6 +103,10 @@ export class RoutingMetrics implements RoutingObserver {
 
   placementClaim(agreed: boolean): void {
     this.placementClaims.inc({ outcome: agreed ? 'agreed' : 'overridden' });
+  }
+
+  placementTurnWait(served: boolean): void {
+    this.placementTurnWaits.inc({ outcome: served ? 'served' : 'timed_out' });
   }
 }
 

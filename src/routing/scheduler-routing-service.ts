@@ -20,6 +20,7 @@ import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
 import { debugPluginState } from './debug-state.ts';
 import { type ClaimOutcome, followClaim, type PlacementAgreement } from './placement-agreement.ts';
+import { type PlacementTurn, PlacementTurns } from './placement-turns.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
 export interface FeatureSource {
@@ -38,6 +39,11 @@ export interface RoutingObserver {
   placementClaim?(agreed: boolean): void;
   /** What a placement claim came to (`error`: it failed, the first decision stood). */
   placementClaimOutcome?(outcome: ClaimOutcome['kind'] | 'error'): void;
+  /**
+   * A decision waited while others awaited their placement claims; `served` = it got its turn,
+   * else it waited the claim timeout and decided without one.
+   */
+  placementTurnWait?(served: boolean): void;
 }
 
 /** In-flight load of other router replicas (Redis cluster state), added to this replica's own. */
@@ -60,6 +66,11 @@ export interface SchedulerRoutingServiceOptions {
   readonly placement?: PlacementAgreement;
 }
 
+interface Prepared {
+  readonly schedReq: SchedulingRequest;
+  readonly featuresNote: string | undefined;
+}
+
 interface Pending {
   readonly schedReq: SchedulingRequest;
   readonly decision: Decision;
@@ -69,8 +80,12 @@ interface Pending {
 
 export class SchedulerRoutingService implements RoutingService {
   private readonly pending = new WeakMap<EdgeRequest, Pending>();
+  /** Decisions wait here while another awaits its placement claim (placement-turns.ts). */
+  private readonly turns: PlacementTurns | null;
 
-  constructor(private readonly opts: SchedulerRoutingServiceOptions) {}
+  constructor(private readonly opts: SchedulerRoutingServiceOptions) {
+    this.turns = opts.placement ? new PlacementTurns(opts.placement.maxWaitMs) : null;
+  }
 
   models(): readonly string[] {
     const names = new Set<string>();
@@ -86,10 +101,30 @@ export class SchedulerRoutingService implements RoutingService {
   }
 
   async decide(req: EdgeRequest): Promise<RoutingDecision> {
-    const scheduled = await this.schedule(req, true);
-    const { schedReq } = scheduled;
-    let { decision, view, schedulerMs } = scheduled;
-    const claimed = await this.settle(req, schedReq, decision);
+    const prepared = await this.prepare(req);
+    const turn = await this.takeTurn();
+    try {
+      // Awaited here, so the turn lasts until the placement is settled.
+      return await this.decideNow(req, prepared);
+    } finally {
+      turn?.end();
+    }
+  }
+
+  private async takeTurn(): Promise<PlacementTurn | undefined> {
+    const turn = this.turns?.take();
+    if (!(turn instanceof Promise)) return turn;
+    const granted = await turn;
+    this.opts.observer?.placementTurnWait?.(granted.granted);
+    return granted;
+  }
+
+  /** Admission, the scheduler, and the placement's settlement; runs in the caller's turn. */
+  private async decideNow(req: EdgeRequest, prepared: Prepared): Promise<RoutingDecision> {
+    const { schedReq } = prepared;
+    let { decision, view, schedulerMs } = this.scheduleNow(req, prepared, true);
+    const settled = this.settle(req, schedReq, decision);
+    const claimed = settled instanceof Promise ? await settled : settled;
     if (claimed !== null) {
       // Another replica or thread placed this prefix a moment ago: decide again, seeing its
       // placement, on a fresh view (the claim may have taken a round trip).
@@ -163,7 +198,9 @@ export class SchedulerRoutingService implements RoutingService {
   }
 
   async explain(req: EdgeRequest): Promise<unknown> {
-    const { decision, schedulerMs, schedReq, admission, featuresNote } = await this.schedule(req, false);
+    const prepared = await this.prepare(req);
+    const { schedReq, featuresNote } = prepared;
+    const { decision, schedulerMs, admission } = this.scheduleNow(req, prepared, false);
     this.opts.observer?.decision?.(schedulerMs, decision);
     return {
       requestId: req.requestId,
@@ -197,21 +234,27 @@ export class SchedulerRoutingService implements RoutingService {
     };
   }
 
-  private async schedule(
+  /** The request as the scheduler sees it (tokenization and block keys run here, off-thread). */
+  private async prepare(req: EdgeRequest): Promise<Prepared> {
+    const priority = this.priorityOf(req);
+    const features = this.opts.features ? await this.opts.features.features(req) : {};
+    return {
+      schedReq: toSchedulingRequest(req, priority, features),
+      featuresNote: 'note' in features ? features.note : undefined,
+    };
+  }
+
+  private scheduleNow(
     req: EdgeRequest,
+    { schedReq }: Prepared,
     enforceAdmission: boolean,
-  ): Promise<{
+  ): {
     decision: Decision;
     /** Time the scheduler call took (ms). */
     schedulerMs: number;
-    schedReq: SchedulingRequest;
     view: FleetView;
     admission: unknown;
-    featuresNote: string | undefined;
-  }> {
-    const priority = this.priorityOf(req);
-    const features = this.opts.features ? await this.opts.features.features(req) : {};
-    const schedReq = toSchedulingRequest(req, priority, features);
+  } {
     const view = this.modelView(req.model);
     const admission = this.opts.config.admission.admit(schedReq, view);
     if (!admission.admitted && enforceAdmission) {
@@ -219,14 +262,7 @@ export class SchedulerRoutingService implements RoutingService {
       throw new HttpError(admission.httpStatus, admission.message);
     }
     const { decision, ms } = this.run(schedReq, view);
-    return {
-      decision,
-      schedulerMs: ms,
-      schedReq,
-      view,
-      admission,
-      featuresNote: 'note' in features ? features.note : undefined,
-    };
+    return { decision, schedulerMs: ms, view, admission };
   }
 
   /** One scheduler call, timed (its plugins observed). */
@@ -244,20 +280,25 @@ export class SchedulerRoutingService implements RoutingService {
 
   /**
    * The endpoint another router already placed this prompt on (the scheduler should decide again),
-   * or null. Claims are an optimisation: any failure keeps the first decision.
+   * or null; a promise only when the placement takes a round trip. Claims are an optimisation: any
+   * failure keeps the first decision.
    */
-  private async settle(
+  private settle(
     req: EdgeRequest,
     schedReq: SchedulingRequest,
     decision: Decision,
-  ): Promise<string | null> {
+  ): string | null | Promise<string | null> {
     const placement = this.opts.placement;
     if (!placement || decision.endpointId === null || decision.failure) return null;
-    try {
-      return await placement.settle(schedReq, req.model, decision);
-    } catch {
+    const failed = (): null => {
       this.opts.observer?.placementClaimOutcome?.('error');
       return null;
+    };
+    try {
+      const settled = placement.settle(schedReq, req.model, decision);
+      return settled instanceof Promise ? settled.catch(failed) : settled;
+    } catch {
+      return failed();
     }
   }
 

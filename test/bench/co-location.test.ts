@@ -26,12 +26,19 @@ describe('sibling co-location', () => {
       ...['p0', 'p0', 'p0', 'p0'].map((pod) => record({ group: 'a', pod })),
       ...['p1', 'p1', 'p2', 'p3'].map((pod) => record({ group: 'b', pod })),
     ];
-    expect(coLocation(records)).toEqual({
+    expect(coLocation(records)).toMatchObject({
       groups: 2,
       onModalPod: 6 / 8,
       fullyCoLocated: 0.5,
       worstGroup: 0.5,
     });
+  });
+
+  it('counts, per burst, the most groups placed on one pod', () => {
+    const burst = (stage: number, modalPods: string[]) =>
+      modalPods.flatMap((pod, i) => [pod, pod].map(() => record({ group: `s${stage}g${i}`, stage, pod })));
+    const records = [...burst(0, ['p0', 'p1', 'p2', 'p3']), ...burst(1, ['p0', 'p0', 'p0', 'p1'])];
+    expect(coLocation(records)!.busiestPod).toEqual({ mean: 2, worst: 3, even: 1 });
   });
 
   it('is absent without groups', () => {

@@ -100,6 +100,33 @@ describe('ClaimedPlacement', () => {
     expect(second.outcomes.at(-1)).toBe('won');
   });
 
+  it('settles synchronously through shared memory, and only through a store that answers later by a promise', async () => {
+    const local = router(11);
+    const keys = prompt(3000);
+    // No round trip: the routing service need not make other decisions wait for this one.
+    expect(local.placement.settle(request({ blockKeys: keys }), 'm', local.decide(keys))).toBeNull();
+    expect(local.outcomes).toEqual(['won']);
+
+    const remote = new ClaimedPlacement({
+      claims: {
+        claim: (scope, key, value) => Promise.resolve(table.claim(scope, key, value)),
+        find: (scope, list) => Promise.resolve(table.find(scope, list)),
+      },
+      producerNames: ['precise-prefix-cache-producer'],
+      hold: () => {},
+      minNewTokens: 1024,
+      checkpointTokens: 256,
+      ttlMs: 2000,
+    });
+    const other = prompt(3000);
+    const settled = remote.settle(request({ blockKeys: other }), 'm', local.decide(other));
+    expect(settled).toBeInstanceOf(Promise);
+    expect(await settled).toBeNull();
+    // Nothing to claim: synchronous even with a remote store.
+    const short = prompt(500);
+    expect(remote.settle(request({ blockKeys: short }), 'm', local.decide(short))).toBeNull();
+  });
+
   it('leaves the decision alone when there is too little new to compute, or nothing to gain', async () => {
     const [first, second] = [router(3), router(4)];
     const short = prompt(1000);
