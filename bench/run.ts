@@ -62,6 +62,7 @@ async function main(argv: readonly string[]): Promise<void> {
                       replicas: options.replicas,
                       seed: options.seed,
                       threads: options.routerThreads,
+                      placementClaims: options.placementClaims,
                       ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
                     }),
                   }

@@ -38,6 +38,8 @@ export interface BenchOptions {
   readonly replicas: number;
   /** Redis the replicas share; default: a private redis-server started for the run. */
   readonly redisUrl?: string;
+  /** live + --router: placement claims between routing threads and replicas (default on). */
+  readonly placementClaims: boolean;
   /** live + --router: run each replica count in turn and write a comparison (`<out>/replicas/`). */
   readonly replicaSweep?: readonly number[];
   /** How the load generator spreads requests over several targets. */
@@ -198,6 +200,10 @@ export function buildProgram(): Command {
       'live (with --router): run these replica counts in turn (e.g. 1,2,4) and write a comparison to <out>/replicas/',
       parseReplicaCounts,
     )
+    .option(
+      '--no-placement-claims',
+      'live (with --router): the router without placement claims (threads and replicas), for A/B runs',
+    )
     .addOption(
       new Option(
         '--replica-spread <how>',
@@ -244,6 +250,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ...(o['redisUrl'] !== undefined ? { redisUrl: o['redisUrl'] as string } : {}),
     ...(o['replicaSweep'] !== undefined ? { replicaSweep: o['replicaSweep'] as number[] } : {}),
     replicaSpread: o['replicaSpread'] as ReplicaSpread,
+    placementClaims: o['placementClaims'] as boolean,
   };
 }
 

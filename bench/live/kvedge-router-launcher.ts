@@ -36,6 +36,8 @@ export interface KvedgeRouterOptions {
   readonly seed: number;
   /** Acceptor threads per router (`--threads`). Default 1. */
   readonly threads?: number;
+  /** Placement claims between threads and replicas (`--no-placement-claims` = false). Default true. */
+  readonly placementClaims?: boolean;
 }
 
 /** Cluster counters reported per replica (`kvedge_cluster_<name>_total`). */
@@ -98,12 +100,22 @@ export function kvedgeRouterLauncher(
               adminPort: 0,
               adminHost: '127.0.0.1',
               threads: options.threads ?? 1,
+              placementClaims: options.placementClaims !== false,
               seed: options.seed + i,
               // Live prompts are token ids, which pass through any tokenizer unchanged.
               tokenizers: { [fleet.model]: 'synthetic' },
               indexBlockSize: blockSize,
               logger: logger.child({ replica: i }),
-              ...(redis ? { cluster: { url: redis.url, keyPrefix, replicaId: `${keyPrefix}r${i}` } } : {}),
+              ...(redis
+                ? {
+                    cluster: {
+                      url: redis.url,
+                      keyPrefix,
+                      replicaId: `${keyPrefix}r${i}`,
+                      placementClaims: { enabled: options.placementClaims !== false },
+                    },
+                  }
+                : {}),
             }),
           );
         }

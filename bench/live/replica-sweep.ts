@@ -85,6 +85,7 @@ export async function runReplicaSweep(
           replicas: count,
           seed: options.seed,
           threads: options.routerThreads,
+          placementClaims: options.placementClaims,
           ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
         }),
       }),

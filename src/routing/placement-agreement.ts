@@ -38,12 +38,26 @@ export interface ClaimStore {
   find(scope: string, keys: readonly bigint[]): string | null | Promise<string | null>;
 }
 
+/**
+ * One key space claims can be made in: a prefix producer's blocks. The precise producer's are the
+ * request's block keys (KV-event index); the approximate producer's are its own prompt hashes, so
+ * routers without the model's tokenizer agree too. Claims of different sources never meet.
+ */
+export interface ClaimSource {
+  /** The producer whose match data tells what is already held. */
+  readonly producer: string;
+  /** Appended to the model in the claim's scope. */
+  readonly scope: string;
+  /** The prompt's keys in the producer's blocks; null or empty = nothing to claim with. */
+  keys(request: SchedulingRequest, data: PrefixMatchData): readonly bigint[] | null;
+  /** Makes `endpointId` hold `keys` in this router's view of the producer, for about `ttlMs`. */
+  hold(endpointId: string, keys: readonly bigint[], ttlMs: number, data: PrefixMatchData): void;
+}
+
 export interface ClaimedPlacementOptions {
   readonly claims: ClaimStore;
-  /** Names of the precise prefix producers whose matches tell what is already cached. */
-  readonly producerNames: readonly string[];
-  /** Makes `endpointId` hold `keys` in this replica's index view for `ttlMs` (speculatively). */
-  hold(endpointId: string, keys: readonly bigint[], ttlMs: number): void;
+  /** In order of preference: the first whose producer produced data for a request is used. */
+  readonly sources: readonly ClaimSource[];
   readonly minNewTokens: number;
   readonly checkpointTokens: number;
   /** How long a held claim stays visible (the claim's TTL). */
@@ -59,6 +73,7 @@ type Maybe<T> = T | Promise<T>;
 
 /** What one settlement works on, carried across the store's round trips. */
 interface Settling {
+  readonly source: ClaimSource;
   readonly keys: readonly bigint[];
   readonly chosen: string;
   readonly model: string;
@@ -83,26 +98,27 @@ export class ClaimedPlacement implements PlacementAgreement {
   }
 
   settle(request: SchedulingRequest, model: string, decision: Decision): Maybe<string | null> {
-    const keys = request.blockKeys;
     const chosen = decision.endpointId;
-    if (!keys || keys.length === 0 || chosen === null) return null;
+    if (chosen === null) return null;
     // Disaggregated: a prefill pod computes the prompt, and holding blocks on the decode pod could
     // flip the P/D decider's choice. Claims are for where a prompt's KV is computed; skip.
     if ((decision.profileResults['prefill']?.targets.length ?? 0) > 0) return null;
-    const data = this.#prefixData(decision);
-    if (!data) return null;
+    const found = this.#source(request, decision);
+    if (!found) return null;
+    const { source, data, keys } = found;
     const geometry = this.#geometry(data.blockSizeTokens);
     const plan = planClaim(keys, data.matches, chosen, geometry);
     if (!plan) return null;
-    const s: Settling = { keys, chosen, model, decision, data, plan };
+    const scope = model + source.scope;
+    const s: Settling = { source, keys, chosen, model: scope, decision, data, plan };
     // About to recompute what another pod holds: that copy may be another router's placement of a
     // moment ago, whose insert arrived before this decision but whose claim sits shallower.
     const held = heldElsewhere(data.matches, chosen);
     if (held === 0) return this.#claim(s);
-    return then(this.o.claims.find(model, probeKeys(keys, held, geometry)), (found) => {
-      if (found === null) return this.#claim(s);
+    return then(this.o.claims.find(scope, probeKeys(keys, held, geometry)), (claim) => {
+      if (claim === null) return this.#claim(s);
       this.o.onOutcome?.('taken');
-      return this.#follow(s, found);
+      return this.#follow(s, claim);
     });
   }
 
@@ -119,15 +135,20 @@ export class ClaimedPlacement implements PlacementAgreement {
     // Only a pod this decision could have chosen, and only if the claim adds to what it holds.
     if (!candidateOf(s.decision, match.endpointId)) return null;
     if (match.sharedBlocks > (s.data.matches.get(match.endpointId) ?? 0)) {
-      this.o.hold(match.endpointId, s.keys.slice(0, match.sharedBlocks), this.o.ttlMs);
+      s.source.hold(match.endpointId, s.keys.slice(0, match.sharedBlocks), this.o.ttlMs, s.data);
     }
     return match.endpointId;
   }
 
-  #prefixData(decision: Decision): PrefixMatchData | undefined {
-    for (const name of this.o.producerNames) {
-      const data = decision.state.producerData.get(name) as PrefixMatchData | undefined;
-      if (data) return data;
+  #source(
+    request: SchedulingRequest,
+    decision: Decision,
+  ): { source: ClaimSource; data: PrefixMatchData; keys: readonly bigint[] } | undefined {
+    for (const source of this.o.sources) {
+      const data = decision.state.producerData.get(source.producer) as PrefixMatchData | undefined;
+      if (!data) continue;
+      const keys = source.keys(request, data);
+      if (keys && keys.length > 0) return { source, data, keys };
     }
     return undefined;
   }

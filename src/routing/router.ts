@@ -149,11 +149,11 @@ export class Router {
                 tokenizers: options.tokenizers ?? {},
                 blockSize,
                 tokenizerThreads: options.tokenizerThreads ?? 1,
-                ...(options.threads > 1 && !cluster && options.placementClaims !== false
-                  ? { claimTable: ThreadClaimTable.create(PLACEMENT_CLAIM_DEFAULTS.ttlMs).buffer }
-                  : {}),
               },
             }
+          : {}),
+        ...(options.threads > 1 && !cluster && options.placementClaims !== false
+          ? { claimTable: ThreadClaimTable.create(PLACEMENT_CLAIM_DEFAULTS.ttlMs).buffer }
           : {}),
       };
       const clusterState = cluster;
@@ -259,7 +259,7 @@ function clusterWiring(cluster: ClusterState): ClusterWiring {
           claims: {
             claims,
             // Local only: the claimant's own speculative insert reaches every replica through Redis.
-            hold: (endpointId, keys, holdMs) =>
+            holdBlocks: (endpointId, keys, holdMs) =>
               cluster.index.mirror.recordSpeculative(endpointId, keys, holdMs),
             minNewTokens,
             checkpointTokens,

@@ -19,7 +19,8 @@ import type { SchedulerStateFactory } from '../scheduler/state.ts';
 import { TokenizationPool } from '../workers/tokenization-pool.ts';
 import { PRECISE_PREFIX_CACHE_PRODUCER_TYPE } from '../scheduler/producers/precise-prefix-cache-producer.ts';
 import { BlockIndexView } from './block-index-view.ts';
-import { ClaimedPlacement, type ClaimedPlacementOptions } from './placement-agreement.ts';
+import { ClaimedPlacement, type ClaimedPlacementOptions, type ClaimStore } from './placement-agreement.ts';
+import { claimSources } from './claim-sources.ts';
 import { PLACEMENT_CLAIM_DEFAULTS } from './placement-claim.ts';
 import { ThreadClaimTable } from './thread-claim-table.ts';
 import { RoutingMetrics } from './routing-metrics.ts';
@@ -37,8 +38,6 @@ export interface PreciseRoutingOptions {
   readonly blockSize: number;
   /** Tokenization worker threads per acceptor thread. */
   readonly tokenizerThreads: number;
-  /** Placement claims between acceptor threads (ThreadClaimTable's buffer); absent = none. */
-  readonly claimTable?: SharedArrayBuffer;
 }
 
 export interface RoutingThreadOptions {
@@ -50,6 +49,8 @@ export interface RoutingThreadOptions {
   /** Base seed; each thread adds its index so tie-breaks differ between threads. */
   readonly seed: number;
   readonly precise?: PreciseRoutingOptions;
+  /** Placement claims between acceptor threads (ThreadClaimTable's buffer); absent = none. */
+  readonly claimTable?: SharedArrayBuffer;
   /** InferenceObjectives: objective name → priority (negative = sheddable when saturated). */
   readonly objectives?: readonly InferenceObjective[];
 }
@@ -73,8 +74,20 @@ export interface ClusterWiring {
   /** Wraps this thread's scheduler state so prefix history and session pins are shared. */
   schedulerState(base: SchedulerStateFactory): SchedulerStateFactory;
   readonly peerLoad: PeerLoad;
-  /** Placement claims between replicas, when enabled (precise prefix routing only). */
-  readonly claims?: Omit<ClaimedPlacementOptions, 'producerNames'>;
+  /** Placement claims between replicas, when enabled. */
+  readonly claims?: ClusterClaims;
+}
+
+/** Where placement claims are made, and their parameters (claim-sources.ts adds what is claimed). */
+export interface ClusterClaims {
+  readonly claims: ClaimStore;
+  /** Makes a pod hold block keys in this router's index view (precise claims); absent = no index. */
+  readonly holdBlocks?: (endpointId: string, keys: readonly bigint[], ttlMs: number) => void;
+  readonly minNewTokens: number;
+  readonly checkpointTokens: number;
+  readonly ttlMs: number;
+  /** Longest a decision waits for the claims before it (ms). */
+  readonly maxWaitMs?: number;
 }
 
 /** Wires a SchedulerRoutingService over an attached or owned fleet table. */
@@ -120,7 +133,7 @@ export function buildRoutingService(
   }
   const registry = new Registry();
   const metrics = new RoutingMetrics(registry);
-  const placement = placementFor(config, options.precise, view, cluster, (outcome) =>
+  const placement = placementFor(config, options.claimTable, view, cluster, (outcome) =>
     metrics.placementClaimOutcome(outcome),
   );
   const service = new SchedulerRoutingService({
@@ -143,29 +156,32 @@ export function buildRoutingService(
 
 /**
  * Placement claims: through Redis between replicas, else through shared memory between this
- * router's acceptor threads; none without precise prefix routing.
+ * router's acceptor threads; none without a prefix producer to claim with.
  */
 function placementFor(
   config: LoadedSchedulerConfig,
-  precise: PreciseRoutingOptions | undefined,
+  claimTable: SharedArrayBuffer | undefined,
   view: BlockIndexView | undefined,
   cluster: ClusterWiring | undefined,
   onOutcome: ClaimedPlacementOptions['onOutcome'],
 ): ClaimedPlacement | undefined {
-  const producerNames = preciseProducerNames(config);
-  if (producerNames.length === 0) return undefined;
-  if (cluster?.claims) return new ClaimedPlacement({ ...cluster.claims, producerNames, onOutcome });
-  if (!precise?.claimTable || !view) return undefined;
+  const claims = cluster?.claims ?? (claimTable ? threadClaims(claimTable, view) : undefined);
+  if (!claims) return undefined;
+  const { holdBlocks, ...rest } = claims;
+  const sources = claimSources(config, holdBlocks);
+  if (sources.length === 0) return undefined;
+  return new ClaimedPlacement({ ...rest, sources, onOutcome });
+}
+
+function threadClaims(table: SharedArrayBuffer, view: BlockIndexView | undefined): ClusterClaims {
   const { ttlMs, minNewTokens, checkpointTokens } = PLACEMENT_CLAIM_DEFAULTS;
-  return new ClaimedPlacement({
-    claims: ThreadClaimTable.attach(precise.claimTable, ttlMs),
-    hold: (endpointId, keys, holdMs) => view.hold(endpointId, keys, holdMs),
-    producerNames,
-    onOutcome,
+  return {
+    claims: ThreadClaimTable.attach(table, ttlMs),
+    ...(view ? { holdBlocks: (endpointId, keys, holdMs) => view.hold(endpointId, keys, holdMs) } : {}),
     minNewTokens,
     checkpointTokens,
     ttlMs,
-  });
+  };
 }
 
 /** The AcceptorThreads factory export. */

@@ -9,21 +9,25 @@ import { describe, expect, it } from 'vitest';
 import { blockKeyRoot, computeBlockKeys } from '../../src/index-store/block-keys.ts';
 import { MemoryBlockIndex } from '../../src/index-store/memory-index.ts';
 import { BlockIndexView } from '../../src/routing/block-index-view.ts';
+import { claimSources } from '../../src/routing/claim-sources.ts';
 import { ClaimedPlacement, type ClaimOutcome, followClaim } from '../../src/routing/placement-agreement.ts';
 import { ThreadClaimTable } from '../../src/routing/thread-claim-table.ts';
-import { loadSchedulerConfig } from '../../src/scheduler/config/loader.ts';
+import { namedConfigs } from '../../src/scheduler/config/defaults.ts';
+import { loadSchedulerConfig, type LoadedSchedulerConfig } from '../../src/scheduler/config/loader.ts';
 import { createRandom } from '../../src/scheduler/prng.ts';
 import { createInMemoryState } from '../../src/scheduler/state.ts';
 import type { FleetView } from '../../src/fleet/types.ts';
 import type { Decision } from '../../src/scheduler/types.ts';
-import { endpoint, fleet, request } from '../scheduler/fixtures.ts';
+import { endpoint, fleet, request, text } from '../scheduler/fixtures.ts';
 
-const CONFIG = `
+/** A prefix producer, the prefix scorer on it, and llm-d's max-score picker. */
+function prefixConfig(producer: string, parameters: string): string {
+  return `
 plugins:
-- type: precise-prefix-cache-producer
-  parameters: {tokenProcessorConfig: {blockSizeTokens: 16}}
+- type: ${producer}
+  parameters: ${parameters}
 - type: prefix-cache-scorer
-  parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
+  parameters: {prefixMatchInfoProducerName: ${producer}}
 - type: max-score-picker
 schedulingProfiles:
 - name: default
@@ -31,27 +35,37 @@ schedulingProfiles:
   - {pluginRef: prefix-cache-scorer, weight: 1}
   - {pluginRef: max-score-picker}
 `;
+}
+
+const CONFIG = prefixConfig('precise-prefix-cache-producer', '{tokenProcessorConfig: {blockSizeTokens: 16}}');
+const APPROX_CONFIG = prefixConfig('approx-prefix-cache-producer', '{autoTune: false, blockSizeTokens: 64}');
 
 const index = MemoryBlockIndex.create({ blockSize: 16, capacityKeys: 1 << 16 });
 const table = ThreadClaimTable.create(2000, 64);
 const PODS = ['a:1', 'b:1', 'c:1', 'd:1'];
 
-/** One router: its own view over the shared index, scheduler, and placement step. */
-function router(seed: number, config = CONFIG) {
-  const view = new BlockIndexView(index);
-  const { scheduler } = loadSchedulerConfig(config, {
-    state: createInMemoryState({ blockIndex: view, speculativeBlockIndex: view }),
-  });
+/** The placement step over `loaded`'s producers and the shared claim table, recording outcomes. */
+function claimedPlacement(loaded: LoadedSchedulerConfig, view?: BlockIndexView) {
   const outcomes: ClaimOutcome['kind'][] = [];
   const placement = new ClaimedPlacement({
     claims: table,
-    producerNames: ['precise-prefix-cache-producer'],
-    hold: (id, keys, ttlMs) => view.hold(id, keys, ttlMs),
+    sources: claimSources(loaded, view ? (id, keys, ttlMs) => view.hold(id, keys, ttlMs) : undefined),
     minNewTokens: 1024,
     checkpointTokens: 256,
     ttlMs: 2000,
     onOutcome: (o) => outcomes.push(o),
   });
+  return { outcomes, placement };
+}
+
+/** One router: its own view over the shared index, scheduler, and placement step. */
+function router(seed: number, config = CONFIG) {
+  const view = new BlockIndexView(index);
+  const loaded = loadSchedulerConfig(config, {
+    state: createInMemoryState({ blockIndex: view, speculativeBlockIndex: view }),
+  });
+  const { scheduler } = loaded;
+  const { outcomes, placement } = claimedPlacement(loaded, view);
   const random = createRandom(seed);
   const schedule = (keys: bigint[], view: FleetView): Decision =>
     scheduler.schedule(request({ blockKeys: keys }), view, { random });
@@ -112,8 +126,9 @@ describe('ClaimedPlacement', () => {
         claim: (scope, key, value) => Promise.resolve(table.claim(scope, key, value)),
         find: (scope, list) => Promise.resolve(table.find(scope, list)),
       },
-      producerNames: ['precise-prefix-cache-producer'],
-      hold: () => {},
+      sources: [
+        { producer: 'precise-prefix-cache-producer', scope: '', keys: (r) => r.blockKeys ?? null, hold() {} },
+      ],
       minNewTokens: 1024,
       checkpointTokens: 256,
       ttlMs: 2000,
@@ -211,5 +226,72 @@ schedulingProfiles:
     expect(await second.placement.settle(request({ blockKeys: keys }), 'm', decision)).toBe('a:1');
     expect(second.outcomes).toEqual(['taken']);
     expect(followClaim(decision, 'a:1').endpointId).toBe('a:1');
+  });
+});
+
+/** A router without block keys: approximate prefix history of its own (a replica's before it syncs). */
+function approxRouter(seed: number) {
+  const loaded = loadSchedulerConfig(APPROX_CONFIG, { state: createInMemoryState() });
+  const { outcomes, placement } = claimedPlacement(loaded);
+  const random = createRandom(seed);
+  const decide = (promptText: string): Decision =>
+    loaded.scheduler.schedule(request({ promptText }), fleet(PODS.map((id) => endpoint(id))), { random });
+  return { outcomes, placement, decide };
+}
+
+describe('ClaimedPlacement on approximate prefix hashes (no tokenizer)', () => {
+  it('claims with the prompt hashes, and a router that finds the claim records the prompt on the claimed pod', async () => {
+    const [first, second] = [approxRouter(21), approxRouter(22)];
+    const prompt = text('approx-siblings', 6000 * 4);
+    const placed = first.decide(prompt);
+    expect(await first.placement.settle(request({ promptText: prompt }), 'm', placed)).toBeNull();
+    expect(first.outcomes).toEqual(['won']);
+
+    let elsewhere = second.decide(prompt);
+    while (elsewhere.endpointId === placed.endpointId) elsewhere = second.decide(prompt);
+    const claimed = await second.placement.settle(request({ promptText: prompt }), 'm', elsewhere);
+    expect(second.outcomes).toEqual(['taken']);
+    expect(claimed).toBe(placed.endpointId);
+    // The second router's prefix history now says the claimed pod was sent the prompt.
+    const again = second.decide(prompt);
+    expect(again.endpointId).toBe(placed.endpointId);
+    expect(again.trace.producers[0]!.summary).toMatchObject({ matchedBlocks: { [placed.endpointId!]: 94 } });
+    // A short prompt computes too little to claim.
+    const short = text('approx-short', 900 * 4);
+    expect(await first.placement.settle(request({ promptText: short }), 'm', first.decide(short))).toBeNull();
+    expect(first.outcomes).toEqual(['won']);
+  });
+
+  it("claims with kvedge's config on a request without block keys", async () => {
+    const view = new BlockIndexView(index);
+    const loaded = loadSchedulerConfig(namedConfigs.kvedge, {
+      state: createInMemoryState({ blockIndex: view, speculativeBlockIndex: view }),
+    });
+    const { outcomes, placement } = claimedPlacement(loaded, view);
+    const prompt = text('kvedge-no-tokenizer', 3000 * 4);
+    const decision = loaded.scheduler.schedule(
+      request({ promptText: prompt }),
+      fleet(PODS.map((id) => endpoint(id))),
+      { random: createRandom(5) },
+    );
+    expect(await placement.settle(request({ promptText: prompt }), 'm', decision)).toBeNull();
+    expect(outcomes).toEqual(['won']);
+    // Under the approximate producer's scope, not the block keys' (the model's name alone).
+    const data = decision.state.producerData.get('approx-prefix-cache-producer') as { hashes: bigint[] };
+    const probe = data.hashes.slice(0, 16);
+    expect(table.find('m#approx-prefix-cache-producer', probe)).toContain('"e"');
+    expect(table.find('m', probe)).toBeNull();
+  });
+
+  it('prefers block keys where the router has an index, and claims with hashes where it has none', () => {
+    const both = loadSchedulerConfig(namedConfigs.kvedge, { state: createInMemoryState() });
+    const hold = () => {};
+    expect(claimSources(both, hold).map((s) => [s.producer, s.scope])).toEqual([
+      ['precise-prefix-cache-producer', ''],
+      ['approx-prefix-cache-producer', '#approx-prefix-cache-producer'],
+    ]);
+    expect(claimSources(both).map((s) => s.producer)).toEqual(['approx-prefix-cache-producer']);
+    const none = loadSchedulerConfig(namedConfigs['round-robin'], { state: createInMemoryState() });
+    expect(claimSources(none, hold)).toEqual([]);
   });
 });

@@ -96,10 +96,16 @@ export class ApproxPrefixCacheProducer implements DataProducer {
     if (event.decision.endpointId) targets.add(event.decision.endpointId);
     const prefill = event.decision.profileResults['prefill']?.targets[0];
     if (prefill) targets.add(prefill);
-    for (const id of targets) {
-      const endpoint = data.candidates.find((candidate) => candidate.info.id === id);
-      this.index.add(id, data.hashes, this.capacity(endpoint));
-    }
+    for (const id of targets) this.recordPlacement(id, data.hashes, data);
+  }
+
+  /**
+   * Records that `endpointId` was sent the prompt `hashes` (at most the request's, `data`): at this
+   * router's dispatch, or when another router's placement claim says it sent the prompt there.
+   */
+  recordPlacement(endpointId: string, hashes: readonly bigint[], data: ApproxPrefixData): void {
+    const endpoint = data.candidates.find((candidate) => candidate.info.id === endpointId);
+    this.index.add(endpointId, hashes, this.capacity(endpoint));
   }
 
   retainEndpoints(activeIds: ReadonlySet<string>): void {
