@@ -8,6 +8,8 @@ import type { RoutingObserver } from './scheduler-routing-service.ts';
 
 /** Decision times are tens of microseconds: buckets from 5 µs to 50 ms. */
 const DECISION_BUCKETS = [5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2];
+/** A turn waits for claim round trips (≈0.1 ms each) in a queue: 50 µs to 1 s. */
+const TURN_WAIT_BUCKETS = [5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1];
 
 export class RoutingMetrics implements RoutingObserver {
   private readonly decisionSeconds: Histogram;
@@ -18,6 +20,7 @@ export class RoutingMetrics implements RoutingObserver {
   private readonly placementClaims: Counter;
   private readonly placementClaimOutcomes: Counter;
   private readonly placementTurnWaits: Counter;
+  private readonly placementTurnWaitSeconds: Histogram;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -68,6 +71,12 @@ export class RoutingMetrics implements RoutingObserver {
       labelNames: ['outcome'],
       registers,
     });
+    this.placementTurnWaitSeconds = new Histogram({
+      name: 'kvedge_placement_turn_wait_seconds',
+      help: 'How long decisions that waited for earlier ones awaiting their placement claims waited.',
+      buckets: TURN_WAIT_BUCKETS,
+      registers,
+    });
     this.placementTurnWaits = new Counter({
       name: 'kvedge_placement_turn_waits_total',
       help: 'Decisions that waited for earlier ones awaiting their placement claims: served (got the turn) or timed_out.',
@@ -105,8 +114,9 @@ export class RoutingMetrics implements RoutingObserver {
     this.placementClaims.inc({ outcome: agreed ? 'agreed' : 'overridden' });
   }
 
-  placementTurnWait(served: boolean): void {
+  placementTurnWait(served: boolean, waitedMs: number): void {
     this.placementTurnWaits.inc({ outcome: served ? 'served' : 'timed_out' });
+    this.placementTurnWaitSeconds.observe(waitedMs / 1000);
   }
 }
 

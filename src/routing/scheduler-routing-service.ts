@@ -40,10 +40,10 @@ export interface RoutingObserver {
   /** What a placement claim came to (`error`: it failed, the first decision stood). */
   placementClaimOutcome?(outcome: ClaimOutcome['kind'] | 'error'): void;
   /**
-   * A decision waited while others awaited their placement claims; `served` = it got its turn,
-   * else it waited the claim timeout and decided without one.
+   * A decision waited `waitedMs` while others awaited their placement claims; `served` = it got its
+   * turn, else the queue stood still for the claim timeout and it decided without one.
    */
-  placementTurnWait?(served: boolean): void;
+  placementTurnWait?(served: boolean, waitedMs: number): void;
 }
 
 /** In-flight load of other router replicas (Redis cluster state), added to this replica's own. */
@@ -114,8 +114,9 @@ export class SchedulerRoutingService implements RoutingService {
   private async takeTurn(): Promise<PlacementTurn | undefined> {
     const turn = this.turns?.take();
     if (!(turn instanceof Promise)) return turn;
+    const started = performance.now();
     const granted = await turn;
-    this.opts.observer?.placementTurnWait?.(granted.granted);
+    this.opts.observer?.placementTurnWait?.(granted.granted, performance.now() - started);
     return granted;
   }
 

@@ -94,6 +94,10 @@ describe('a burst of new prompts at one replica', () => {
       const waits = 'kvedge_placement_turn_waits_total';
       expect(await replicaMetric(router, waits, { outcome: 'served' })).toBeGreaterThan(0);
       expect(await replicaMetric(router, waits, { outcome: 'timed_out' })).toBe(0);
+      // The waits are round trips of the paused claim and the ones queued behind it, recorded.
+      expect(await replicaMetric(router, 'kvedge_placement_turn_wait_seconds_count')).toBe(
+        await replicaMetric(router, waits, { outcome: 'served' }),
+      );
     } finally {
       for (const s of streams) s.cancel();
       await Promise.all(streams.map((s) => s.done));
