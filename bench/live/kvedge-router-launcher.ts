@@ -155,6 +155,11 @@ async function readStats(
     }),
   );
   const decisions = mergeHistograms(texts.map((t) => parseHistogram(t, 'kvedge_scheduler_decision_seconds')));
+  const waits = mergeHistograms(texts.map((t) => parseHistogram(t, 'kvedge_placement_turn_wait_seconds')));
+  const waitCount = texts.reduce(
+    (sum, t) => sum + metricTotal(t, 'kvedge_placement_turn_wait_seconds_count'),
+    0,
+  );
   const replicas: ReplicaStats[] = texts.map((text, i) => ({
     baseUrl: baseUrls[i] as string,
     decisions: metricTotal(text, 'kvedge_scheduler_decision_seconds_count'),
@@ -170,6 +175,12 @@ async function readStats(
               metricWithLabel(text, 'kvedge_placement_claims_followed_total', 'outcome', outcome),
             ]),
           ),
+          ...Object.fromEntries(
+            (['served', 'timed_out'] as const).map((outcome) => [
+              `turn_waits_${outcome}`,
+              metricWithLabel(text, 'kvedge_placement_turn_waits_total', 'outcome', outcome),
+            ]),
+          ),
         }
       : {},
   }));
@@ -178,6 +189,15 @@ async function readStats(
       p50: histogramQuantile(decisions, 0.5) * 1e6,
       p99: histogramQuantile(decisions, 0.99) * 1e6,
     },
+    ...(waitCount > 0
+      ? {
+          turnWaits: {
+            count: waitCount,
+            p50Ms: histogramQuantile(waits, 0.5) * 1e3,
+            p99Ms: histogramQuantile(waits, 0.99) * 1e3,
+          },
+        }
+      : {}),
     replicas,
   };
 }

@@ -9,6 +9,8 @@ import type { LaunchedFleet } from './sim-fleet-launcher.ts';
 export interface RouterStats {
   /** Scheduling decision time over every replica, from the routers' histogram (µs, interpolated). */
   readonly decisionUs: { readonly p50: number; readonly p99: number };
+  /** Decisions that waited for a turn behind placement claims in flight, and how long (ms, interpolated). */
+  readonly turnWaits?: { readonly count: number; readonly p50Ms: number; readonly p99Ms: number };
   readonly replicas: readonly ReplicaStats[];
 }
 

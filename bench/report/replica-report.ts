@@ -216,6 +216,8 @@ const SHOWN_COUNTERS = [
   'placement_claims_unavailable',
   'placement_claims_agreed',
   'placement_claims_overridden',
+  'turn_waits_served',
+  'turn_waits_timed_out',
 ] as const;
 
 /**
@@ -233,7 +235,10 @@ export function replicaRunSection(
     `## ${title}`,
     '',
     `Requests the load generator sent to each replica, the scheduling decisions each made (retries and decisions taken again after finding a placement claim included)${clustered ? ', and its cluster-state counters at the end of the run (`kvedge_cluster_*`; pods = pods whose KV events it applied for the cluster)' : ''}. ` +
-      `Decision time over all replicas, from the routers' \`kvedge_scheduler_decision_seconds\` buckets: p50 ${fixed(stats.decisionUs.p50, 0)} µs, p99 ${fixed(stats.decisionUs.p99, 0)} µs.`,
+      `Decision time over all replicas, from the routers' \`kvedge_scheduler_decision_seconds\` buckets: p50 ${fixed(stats.decisionUs.p50, 0)} µs, p99 ${fixed(stats.decisionUs.p99, 0)} µs.` +
+      (stats.turnWaits
+        ? ` ${stats.turnWaits.count} decisions waited for a turn behind placement claims in flight (\`kvedge_placement_turn_wait_seconds\`): p50 ${fixed(stats.turnWaits.p50Ms, 2)} ms, p99 ${fixed(stats.turnWaits.p99Ms, 2)} ms.`
+        : ''),
     '',
     row(header),
     row(header.map((_, i) => (i === 0 ? '---' : '---:'))),

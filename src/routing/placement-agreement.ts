@@ -21,6 +21,11 @@ export interface PlacementAgreement {
     model: string,
     decision: Decision,
   ): string | null | Promise<string | null>;
+  /**
+   * True when settling `decision` would make a claim: the decisions that must wait for the claims
+   * in flight before them (placement-turns.ts). Others settle without waiting.
+   */
+  wouldClaim(request: SchedulingRequest, decision: Decision): boolean;
   /** Longest a decision should wait for others' settlements before deciding blind (ms). */
   readonly maxWaitMs: number;
 }
@@ -76,7 +81,9 @@ interface Settling {
   readonly source: ClaimSource;
   readonly keys: readonly bigint[];
   readonly chosen: string;
-  readonly model: string;
+  /** The claim's scope: the model and the source's suffix. */
+  readonly scope: string;
+  readonly geometry: ClaimGeometry;
   readonly decision: Decision;
   readonly data: PrefixMatchData;
   readonly plan: { readonly key: bigint; readonly value: string };
@@ -97,23 +104,17 @@ export class ClaimedPlacement implements PlacementAgreement {
     this.maxWaitMs = o.maxWaitMs ?? 20;
   }
 
+  wouldClaim(request: SchedulingRequest, decision: Decision): boolean {
+    return this.#plan(request, '', decision) !== undefined;
+  }
+
   settle(request: SchedulingRequest, model: string, decision: Decision): Maybe<string | null> {
-    const chosen = decision.endpointId;
-    if (chosen === null) return null;
-    // Disaggregated: a prefill pod computes the prompt, and holding blocks on the decode pod could
-    // flip the P/D decider's choice. Claims are for where a prompt's KV is computed; skip.
-    if ((decision.profileResults['prefill']?.targets.length ?? 0) > 0) return null;
-    const found = this.#source(request, decision);
-    if (!found) return null;
-    const { source, data, keys } = found;
-    const geometry = this.#geometry(data.blockSizeTokens);
-    const plan = planClaim(keys, data.matches, chosen, geometry);
-    if (!plan) return null;
-    const scope = model + source.scope;
-    const s: Settling = { source, keys, chosen, model: scope, decision, data, plan };
+    const s = this.#plan(request, model, decision);
+    if (!s) return null;
+    const { keys, data, scope, geometry } = s;
     // About to recompute what another pod holds: that copy may be another router's placement of a
     // moment ago, whose insert arrived before this decision but whose claim sits shallower.
-    const held = heldElsewhere(data.matches, chosen);
+    const held = heldElsewhere(data.matches, s.chosen);
     if (held === 0) return this.#claim(s);
     return then(this.o.claims.find(scope, probeKeys(keys, held, geometry)), (claim) => {
       if (claim === null) return this.#claim(s);
@@ -122,8 +123,24 @@ export class ClaimedPlacement implements PlacementAgreement {
     });
   }
 
+  /** What settling `decision` would claim, or undefined when it makes no claim. */
+  #plan(request: SchedulingRequest, model: string, decision: Decision): Settling | undefined {
+    const chosen = decision.endpointId;
+    if (chosen === null) return undefined;
+    // Disaggregated: a prefill pod computes the prompt, and holding blocks on the decode pod could
+    // flip the P/D decider's choice. Claims are for where a prompt's KV is computed; skip.
+    if ((decision.profileResults['prefill']?.targets.length ?? 0) > 0) return undefined;
+    const found = this.#source(request, decision);
+    if (!found) return undefined;
+    const { source, data, keys } = found;
+    const geometry = this.#geometry(data.blockSizeTokens);
+    const plan = planClaim(keys, data.matches, chosen, geometry);
+    if (!plan) return undefined;
+    return { source, keys, chosen, scope: model + source.scope, decision, data, plan, geometry };
+  }
+
   #claim(s: Settling): Maybe<string | null> {
-    return then(this.o.claims.claim(s.model, s.plan.key, s.plan.value), (outcome) => {
+    return then(this.o.claims.claim(s.scope, s.plan.key, s.plan.value), (outcome) => {
       this.o.onOutcome?.(outcome.kind);
       return outcome.kind === 'taken' ? this.#follow(s, outcome.value) : null;
     });

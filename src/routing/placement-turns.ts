@@ -7,9 +7,9 @@
  * burst of new prompts reaches one replica at once, every one of them was decided in the first's
  * round trip, on the same view, and they piled onto the pod that view made cheapest.
  *
- * A decision therefore takes a turn before it runs. Turns are free (taken synchronously) unless a
- * decision is awaiting its claim; then the next decisions queue, first come first served, and each
- * runs after the one before it was dispatched. A waiting decision goes ahead without a turn when the
+ * A decision that will claim therefore takes a turn. Turns are free (taken synchronously) unless a
+ * decision is awaiting its claim; then the next ones queue, first come first served, and each
+ * decides again after the one before it was dispatched. A waiting decision goes ahead without a turn when the
  * queue has not moved for `maxWaitMs` (the claim timeout): a slow Redis must not stop routing.
  * "Not moved" is judged after the event loop's I/O phase, as the claim's own timeout is: when this
  * process was busy past the deadline, the claim's answer is usually waiting in the socket, and

@@ -66,6 +66,14 @@ export interface SchedulerRoutingServiceOptions {
   readonly placement?: PlacementAgreement;
 }
 
+interface Scheduled {
+  readonly decision: Decision;
+  /** Time the scheduler call took (ms). */
+  readonly schedulerMs: number;
+  readonly view: FleetView;
+  readonly admission: unknown;
+}
+
 interface Prepared {
   readonly schedReq: SchedulingRequest;
   readonly featuresNote: string | undefined;
@@ -102,28 +110,43 @@ export class SchedulerRoutingService implements RoutingService {
 
   async decide(req: EdgeRequest): Promise<RoutingDecision> {
     const prepared = await this.prepare(req);
-    const turn = await this.takeTurn();
+    let scheduled = this.scheduleNow(req, prepared, true);
+    let turn: PlacementTurn | undefined;
     try {
+      // Only a decision that will claim waits for the claims in flight before it; a warm or short
+      // one adds too little load for their dispatches to change it.
+      if (this.turns && this.opts.placement?.wouldClaim(prepared.schedReq, scheduled.decision)) {
+        const taken = this.turns.take();
+        if (taken instanceof Promise) {
+          turn = await this.awaitTurn(taken);
+          // It was decided before the placements ahead of it were dispatched: decide again.
+          const again = this.scheduleNow(req, prepared, true);
+          scheduled = { ...again, schedulerMs: scheduled.schedulerMs + again.schedulerMs };
+        } else {
+          turn = taken;
+        }
+      }
       // Awaited here, so the turn lasts until the placement is settled.
-      return await this.decideNow(req, prepared);
+      return await this.decideNow(req, prepared, scheduled);
     } finally {
       turn?.end();
     }
   }
 
-  private async takeTurn(): Promise<PlacementTurn | undefined> {
-    const turn = this.turns?.take();
-    if (!(turn instanceof Promise)) return turn;
+  private async awaitTurn(taken: Promise<PlacementTurn>): Promise<PlacementTurn> {
     const started = performance.now();
-    const granted = await turn;
-    this.opts.observer?.placementTurnWait?.(granted.granted, performance.now() - started);
-    return granted;
+    const turn = await taken;
+    this.opts.observer?.placementTurnWait?.(turn.granted, performance.now() - started);
+    return turn;
   }
 
-  /** Admission, the scheduler, and the placement's settlement; runs in the caller's turn. */
-  private async decideNow(req: EdgeRequest, prepared: Prepared): Promise<RoutingDecision> {
-    const { schedReq } = prepared;
-    let { decision, view, schedulerMs } = this.scheduleNow(req, prepared, true);
+  /** The placement's settlement and what follows from it; runs in the caller's turn. */
+  private async decideNow(
+    req: EdgeRequest,
+    { schedReq }: Prepared,
+    scheduled: Scheduled,
+  ): Promise<RoutingDecision> {
+    let { decision, view, schedulerMs } = scheduled;
     const settled = this.settle(req, schedReq, decision);
     const claimed = settled instanceof Promise ? await settled : settled;
     if (claimed !== null) {
@@ -245,17 +268,7 @@ export class SchedulerRoutingService implements RoutingService {
     };
   }
 
-  private scheduleNow(
-    req: EdgeRequest,
-    { schedReq }: Prepared,
-    enforceAdmission: boolean,
-  ): {
-    decision: Decision;
-    /** Time the scheduler call took (ms). */
-    schedulerMs: number;
-    view: FleetView;
-    admission: unknown;
-  } {
+  private scheduleNow(req: EdgeRequest, { schedReq }: Prepared, enforceAdmission: boolean): Scheduled {
     const view = this.modelView(req.model);
     const admission = this.opts.config.admission.admit(schedReq, view);
     if (!admission.admitted && enforceAdmission) {

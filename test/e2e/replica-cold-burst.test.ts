@@ -79,11 +79,23 @@ describe('a burst of new prompts at one replica', () => {
 
       const pause = rawCommand(redis.port, 'CLIENT PAUSE 300 WRITE');
       await pause;
-      const responses = await Promise.all(
+      const finished: string[] = [];
+      const burst = Promise.all(
         Array.from({ length: BURST }, (_, i) =>
-          postJson(chatUrl(router), chat(longSystemPrompt(1500, `cold-${process.pid}-${i}`), 'go')),
+          postJson(chatUrl(router), chat(longSystemPrompt(1500, `cold-${process.pid}-${i}`), 'go')).then(
+            (response) => {
+              finished.push('cold');
+              return response;
+            },
+          ),
         ),
       );
+      // A short prompt claims nothing, so it does not wait for the claims held up in Redis.
+      const short = await postJson(chatUrl(router), chat('You are brief.', 'hi'));
+      finished.push('short');
+      expect(short.status).toBe(200);
+      const responses = await burst;
+      expect(finished[0]).toBe('short');
       for (const response of responses) expect(response.status).toBe(200);
       const pods = responses.map((r) => r.headers.get('x-kvedge-endpoint') ?? '');
       // In-flight counts start at 0 on the idle pod and 1 on the others: the first prompt goes to the

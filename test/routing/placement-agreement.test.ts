@@ -117,8 +117,14 @@ describe('ClaimedPlacement', () => {
   it('settles synchronously through shared memory, and only through a store that answers later by a promise', async () => {
     const local = router(11);
     const keys = prompt(3000);
+    const decision = local.decide(keys);
+    // Only decisions that would claim wait for the claims in flight (placement turns).
+    expect(local.placement.wouldClaim(request({ blockKeys: keys }), decision)).toBe(true);
+    expect(local.outcomes).toEqual([]);
+    const short = prompt(500);
+    expect(local.placement.wouldClaim(request({ blockKeys: short }), local.decide(short))).toBe(false);
     // No round trip: the routing service need not make other decisions wait for this one.
-    expect(local.placement.settle(request({ blockKeys: keys }), 'm', local.decide(keys))).toBeNull();
+    expect(local.placement.settle(request({ blockKeys: keys }), 'm', decision)).toBeNull();
     expect(local.outcomes).toEqual(['won']);
 
     const remote = new ClaimedPlacement({
@@ -138,7 +144,6 @@ describe('ClaimedPlacement', () => {
     expect(settled).toBeInstanceOf(Promise);
     expect(await settled).toBeNull();
     // Nothing to claim: synchronous even with a remote store.
-    const short = prompt(500);
     expect(remote.settle(request({ blockKeys: short }), 'm', local.decide(short))).toBeNull();
   });
 
