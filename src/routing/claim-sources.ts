@@ -28,7 +28,7 @@ export function claimSources(
       precise.push({
         producer: plugin.name,
         // Unscoped: block keys already name the model's token ids and block size.
-        scope: '',
+        scope: () => '',
         keys: (request) => request.blockKeys ?? null,
         hold: (endpointId, keys, ttlMs) => holdBlocks(endpointId, keys, ttlMs),
       });
@@ -36,8 +36,9 @@ export function claimSources(
       const producer = plugin;
       approximate.push({
         producer: producer.name,
-        // Hashes depend on the producer's block size and text: replicas share the config, so the name.
-        scope: `#${producer.name}`,
+        // Hashes depend on the producer and its block size (auto-tuned from the pods' metrics, so
+        // replicas may briefly differ): both are in the scope, and differing claims never meet.
+        scope: (data) => `#${producer.name}@${data.blockSizeTokens}`,
         keys: (_request, data) => (data as ApproxPrefixData).hashes,
         // Not a speculative hold: the claimant did send the prompt there, as its own record will say.
         hold: (endpointId, keys, _ttlMs, data) =>

@@ -26,8 +26,13 @@ export interface PlacementAgreement {
    * in flight before them (placement-turns.ts). Others settle without waiting.
    */
   wouldClaim(request: SchedulingRequest, decision: Decision): boolean;
-  /** Longest a decision should wait for others' settlements before deciding blind (ms). */
-  readonly maxWaitMs: number;
+  /** Longest one claim round trip may take (ms): what waiting for others' settlements is bounded by. */
+  readonly claimTimeoutMs: number;
+  /**
+   * False while claims go unanswered (the last few timed out or Redis is degraded): decisions then
+   * stop waiting for one another, since the claims they would wait for come to nothing.
+   */
+  readonly answering: boolean;
 }
 
 /** Outcome of a claim: this router set it, another one holds it, or no answer (decide alone). */
@@ -51,8 +56,8 @@ export interface ClaimStore {
 export interface ClaimSource {
   /** The producer whose match data tells what is already held. */
   readonly producer: string;
-  /** Appended to the model in the claim's scope. */
-  readonly scope: string;
+  /** Appended to the model in the claim's scope (claims in different scopes never meet). */
+  scope(data: PrefixMatchData): string;
   /** The prompt's keys in the producer's blocks; null or empty = nothing to claim with. */
   keys(request: SchedulingRequest, data: PrefixMatchData): readonly bigint[] | null;
   /** Makes `endpointId` hold `keys` in this router's view of the producer, for about `ttlMs`. */
@@ -69,9 +74,12 @@ export interface ClaimedPlacementOptions {
   readonly ttlMs: number;
   /** Told every claim's outcome (metrics). */
   readonly onOutcome?: (outcome: ClaimOutcome['kind']) => void;
-  /** Longest a decision waits for the settlements before it (ms); default 20, the Redis claim bound. */
-  readonly maxWaitMs?: number;
+  /** Longest one claim round trip may take (ms); default 20, the Redis claims' bound. */
+  readonly claimTimeoutMs?: number;
 }
+
+/** Unanswered claims in a row after which decisions stop waiting for one another. */
+const UNANSWERED_STREAK = 3;
 
 /** The claim store's answer, now or after a round trip. */
 type Maybe<T> = T | Promise<T>;
@@ -98,10 +106,15 @@ const MAX_CHECKPOINTS = 64;
  * decision.
  */
 export class ClaimedPlacement implements PlacementAgreement {
-  readonly maxWaitMs: number;
+  readonly claimTimeoutMs: number;
+  #unanswered = 0;
 
   constructor(private readonly o: ClaimedPlacementOptions) {
-    this.maxWaitMs = o.maxWaitMs ?? 20;
+    this.claimTimeoutMs = o.claimTimeoutMs ?? 20;
+  }
+
+  get answering(): boolean {
+    return this.#unanswered < UNANSWERED_STREAK;
   }
 
   wouldClaim(request: SchedulingRequest, decision: Decision): boolean {
@@ -136,11 +149,12 @@ export class ClaimedPlacement implements PlacementAgreement {
     const geometry = this.#geometry(data.blockSizeTokens);
     const plan = planClaim(keys, data.matches, chosen, geometry);
     if (!plan) return undefined;
-    return { source, keys, chosen, scope: model + source.scope, decision, data, plan, geometry };
+    return { source, keys, chosen, scope: model + source.scope(data), decision, data, plan, geometry };
   }
 
   #claim(s: Settling): Maybe<string | null> {
     return then(this.o.claims.claim(s.scope, s.plan.key, s.plan.value), (outcome) => {
+      this.#unanswered = outcome.kind === 'unavailable' ? this.#unanswered + 1 : 0;
       this.o.onOutcome?.(outcome.kind);
       return outcome.kind === 'taken' ? this.#follow(s, outcome.value) : null;
     });

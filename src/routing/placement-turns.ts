@@ -9,25 +9,43 @@
  *
  * A decision that will claim therefore takes a turn. Turns are free (taken synchronously) unless a
  * decision is awaiting its claim; then the next ones queue, first come first served, and each
- * decides again after the one before it was dispatched. A waiting decision goes ahead without a turn when the
- * queue has not moved for `maxWaitMs` (the claim timeout): a slow Redis must not stop routing.
- * "Not moved" is judged after the event loop's I/O phase, as the claim's own timeout is: when this
- * process was busy past the deadline, the claim's answer is usually waiting in the socket, and
- * timing out every waiter at once would send the whole queue off blind, onto one pod.
+ * decides again after the one before it was dispatched.
+ *
+ * Routing must not stop for a slow Redis, so every wait is bounded. A waiter goes ahead without a
+ * turn (deciding alone, as without turns) when:
+ * - the queue has not moved for `stallMs` (a holder's settlement: at most two claim round trips);
+ * - it has waited `maxWaitMs` in all, however the queue moved;
+ * - it would join `maxQueue` others already waiting.
+ * A holder that never ends its turn (a bug, a store without a bound) loses it after twice `stallMs`,
+ * so the decisions after its waiters find turns free again. "Not moved" is judged after
+ * the event loop's I/O phase, as the claim's own timeout is: when this process was busy past the
+ * deadline, the claim's answer is usually waiting in the socket, and timing out every waiter at
+ * once would send the whole queue off blind, onto one pod.
  */
 
 /** The right to decide now; `end` it once the decision is settled (idempotent). */
 export interface PlacementTurn {
-  /** False when the wait timed out and the decision goes ahead without a turn. */
+  /** False when the decision goes ahead without a turn (a wait bound was reached). */
   readonly granted: boolean;
   end(): void;
 }
 
+export interface PlacementTurnsOptions {
+  /** How long the queue may stand still before its waiters go ahead (ms). */
+  readonly stallMs: number;
+  /** Longest any one decision waits (ms). */
+  readonly maxWaitMs: number;
+  /** Most decisions waiting at once; a further one goes ahead without a turn. */
+  readonly maxQueue: number;
+}
+
 interface Waiter {
   readonly grant: (turn: PlacementTurn) => void;
+  readonly deadline: number;
   timer: NodeJS.Timeout | null;
   /** Hand-overs seen when the timer was armed: more since then = the queue moved. */
   handOvers: number;
+  armedAt: number;
 }
 
 const NO_TURN: PlacementTurn = { granted: false, end() {} };
@@ -37,9 +55,10 @@ export class PlacementTurns {
   readonly #queue: Waiter[] = [];
   #handOvers = 0;
 
-  /** @param maxWaitMs how long a decision waits for a queue that does not move (ms). */
-  constructor(private readonly maxWaitMs: number) {
-    if (!(maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${maxWaitMs}`);
+  constructor(private readonly o: PlacementTurnsOptions) {
+    if (!(o.stallMs >= 0) || !(o.maxWaitMs >= 0) || !(o.maxQueue >= 0)) {
+      throw new RangeError(`placement turn bounds must be >= 0, got ${JSON.stringify(o)}`);
+    }
   }
 
   /** Decisions waiting for a turn. */
@@ -53,8 +72,15 @@ export class PlacementTurns {
       this.#busy = true;
       return this.#turn();
     }
+    if (this.#queue.length >= this.o.maxQueue) return NO_TURN;
     return new Promise<PlacementTurn>((resolve) => {
-      const waiter: Waiter = { grant: resolve, timer: null, handOvers: this.#handOvers };
+      const waiter: Waiter = {
+        grant: resolve,
+        deadline: performance.now() + this.o.maxWaitMs,
+        timer: null,
+        handOvers: this.#handOvers,
+        armedAt: 0,
+      };
       this.#arm(waiter);
       this.#queue.push(waiter);
     });
@@ -62,18 +88,24 @@ export class PlacementTurns {
 
   #arm(waiter: Waiter): void {
     waiter.handOvers = this.#handOvers;
+    waiter.armedAt = performance.now();
+    const delay = Math.max(0, Math.min(this.o.stallMs, waiter.deadline - performance.now()));
     waiter.timer = setTimeout(() => {
       waiter.timer = null;
       // After the I/O phase: an answer that arrived while this process was busy ends its turn first.
       setImmediate(() => this.#expire(waiter));
-    }, this.maxWaitMs);
+    }, delay);
     waiter.timer.unref();
   }
 
   #expire(waiter: Waiter): void {
     const at = this.#queue.indexOf(waiter);
     if (at < 0) return;
-    if (this.#handOvers !== waiter.handOvers) {
+    const now = performance.now();
+    // Timers may fire up to a millisecond early (they round to whole milliseconds).
+    const overdue = now >= waiter.deadline - 1;
+    const stalled = this.#handOvers === waiter.handOvers && now - waiter.armedAt >= this.o.stallMs - 1;
+    if (!overdue && !stalled) {
       this.#arm(waiter);
       return;
     }
@@ -83,20 +115,22 @@ export class PlacementTurns {
 
   #turn(): PlacementTurn {
     let ended = false;
-    return {
-      granted: true,
-      end: () => {
-        if (ended) return;
-        ended = true;
-        if (this.#queue.length === 0) {
-          this.#busy = false;
-          return;
-        }
-        this.#handOvers++;
-        // The caller dispatches in the microtasks after its decision returns; hand over after them.
-        setImmediate(() => this.#handOver());
-      },
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(lease);
+      if (this.#queue.length === 0) {
+        this.#busy = false;
+        return;
+      }
+      this.#handOvers++;
+      // The caller dispatches in the microtasks after its decision returns; hand over after them.
+      setImmediate(() => this.#handOver());
     };
+    // A lease: its waiters gave up after stallMs; the decisions after them must find the turn free.
+    const lease = setTimeout(end, 2 * this.o.stallMs);
+    lease.unref();
+    return { granted: true, end };
   }
 
   #handOver(): void {

@@ -264,8 +264,7 @@ function clusterWiring(cluster: ClusterState): ClusterWiring {
             minNewTokens,
             checkpointTokens,
             ttlMs,
-            // A decision waits for the claims before it at most as long as one claim may take.
-            maxWaitMs: timeoutMs,
+            claimTimeoutMs: timeoutMs,
           },
         }
       : {}),

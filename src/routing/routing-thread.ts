@@ -86,8 +86,8 @@ export interface ClusterClaims {
   readonly minNewTokens: number;
   readonly checkpointTokens: number;
   readonly ttlMs: number;
-  /** Longest a decision waits for the claims before it (ms). */
-  readonly maxWaitMs?: number;
+  /** Longest one claim round trip may take (ms). */
+  readonly claimTimeoutMs?: number;
 }
 
 /** Wires a SchedulerRoutingService over an attached or owned fleet table. */

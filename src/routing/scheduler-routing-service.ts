@@ -20,7 +20,7 @@ import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
 import { debugPluginState } from './debug-state.ts';
 import { type ClaimOutcome, followClaim, type PlacementAgreement } from './placement-agreement.ts';
-import { type PlacementTurn, PlacementTurns } from './placement-turns.ts';
+import { type PlacementTurn, PlacementTurns, type PlacementTurnsOptions } from './placement-turns.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
 export interface FeatureSource {
@@ -92,7 +92,7 @@ export class SchedulerRoutingService implements RoutingService {
   private readonly turns: PlacementTurns | null;
 
   constructor(private readonly opts: SchedulerRoutingServiceOptions) {
-    this.turns = opts.placement ? new PlacementTurns(opts.placement.maxWaitMs) : null;
+    this.turns = opts.placement ? new PlacementTurns(turnBounds(opts.placement.claimTimeoutMs)) : null;
   }
 
   models(): readonly string[] {
@@ -115,7 +115,8 @@ export class SchedulerRoutingService implements RoutingService {
     try {
       // Only a decision that will claim waits for the claims in flight before it; a warm or short
       // one adds too little load for their dispatches to change it.
-      if (this.turns && this.opts.placement?.wouldClaim(prepared.schedReq, scheduled.decision)) {
+      const placement = this.opts.placement;
+      if (this.turns && placement?.answering && placement.wouldClaim(prepared.schedReq, scheduled.decision)) {
         const taken = this.turns.take();
         if (taken instanceof Promise) {
           turn = await this.awaitTurn(taken);
@@ -136,7 +137,11 @@ export class SchedulerRoutingService implements RoutingService {
   private async awaitTurn(taken: Promise<PlacementTurn>): Promise<PlacementTurn> {
     const started = performance.now();
     const turn = await taken;
-    this.opts.observer?.placementTurnWait?.(turn.granted, performance.now() - started);
+    try {
+      this.opts.observer?.placementTurnWait?.(turn.granted, performance.now() - started);
+    } catch {
+      // A metrics hook must not cost the turn: the caller ends it.
+    }
     return turn;
   }
 
@@ -352,4 +357,13 @@ function retryOrder(decision: Decision): string[] {
     if (c.total !== null && !order.includes(c.endpointId)) order.push(c.endpointId);
   }
   return order;
+}
+
+/**
+ * Bounds of the wait for a turn, from one claim's bound: a holder settles in at most two round
+ * trips (a probe, then the claim), so the queue may stand still that long; no decision waits more
+ * than ten round trips' bounds in all (200 ms by default), and at most 256 wait at once.
+ */
+function turnBounds(claimTimeoutMs: number): PlacementTurnsOptions {
+  return { stallMs: 2 * claimTimeoutMs + 5, maxWaitMs: 10 * claimTimeoutMs, maxQueue: 256 };
 }

@@ -54,10 +54,11 @@ beforeAll(async () => {
     discovery: new StaticDiscovery(endpointSpec(fleet)),
     schedulerConfig: CONFIG,
     tokenizers: { [MODEL]: 'llama3_1' },
-    // Claims may wait long enough for the pause below (CI machines are slow too).
+    // Claims and other commands may wait out the pause below (CI machines are slow too).
     cluster: {
       url: redis.url,
       keyPrefix: `kvedge-cold-${process.pid}:`,
+      commandTimeoutMs: 3000,
       placementClaims: { timeoutMs: 1000 },
     },
   });
@@ -77,7 +78,7 @@ describe('a burst of new prompts at one replica', () => {
       const busy = new Set(streams.map((s) => s.endpoint));
       expect(busy.size).toBe(3);
 
-      const pause = rawCommand(redis.port, 'CLIENT PAUSE 300 WRITE');
+      const pause = rawCommand(redis.port, 'CLIENT PAUSE 800 WRITE');
       await pause;
       const finished: string[] = [];
       const burst = Promise.all(

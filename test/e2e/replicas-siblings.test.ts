@@ -119,7 +119,12 @@ describe('sibling prompts through three replicas at once', () => {
     it(`land on one pod with placement claims (${name}${tokenizer ? '' : ', no tokenizer'})`, async () => {
       const replicas = await startReplicas(
         namedConfigs[name],
-        { url: redis.url, keyPrefix: `kvedge-sib-${name}-${process.pid}:` },
+        // A slow CI machine can take longer than the 20 ms default; a timed-out claim is not a win.
+        {
+          url: redis.url,
+          keyPrefix: `kvedge-sib-${name}-${process.pid}:`,
+          placementClaims: { timeoutMs: 1000 },
+        },
         tokenizer,
       );
       try {

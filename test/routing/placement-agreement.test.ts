@@ -133,7 +133,12 @@ describe('ClaimedPlacement', () => {
         find: (scope, list) => Promise.resolve(table.find(scope, list)),
       },
       sources: [
-        { producer: 'precise-prefix-cache-producer', scope: '', keys: (r) => r.blockKeys ?? null, hold() {} },
+        {
+          producer: 'precise-prefix-cache-producer',
+          scope: () => '',
+          keys: (r) => r.blockKeys ?? null,
+          hold() {},
+        },
       ],
       minNewTokens: 1024,
       checkpointTokens: 256,
@@ -145,6 +150,29 @@ describe('ClaimedPlacement', () => {
     expect(await settled).toBeNull();
     // Nothing to claim: synchronous even with a remote store.
     expect(remote.settle(request({ blockKeys: short }), 'm', local.decide(short))).toBeNull();
+  });
+
+  it('stops answering after three unanswered claims in a row, and answers again after one is answered', async () => {
+    const local = router(12);
+    let answer: ClaimOutcome = { kind: 'unavailable' };
+    const flaky = new ClaimedPlacement({
+      claims: { claim: async () => answer, find: async () => null },
+      sources: claimSources(loadSchedulerConfig(CONFIG), () => {}),
+      minNewTokens: 1024,
+      checkpointTokens: 256,
+      ttlMs: 2000,
+    });
+    const settle = async () => {
+      const keys = prompt(3000);
+      return flaky.settle(request({ blockKeys: keys }), 'm', local.decide(keys));
+    };
+    expect(flaky.answering).toBe(true);
+    for (let i = 0; i < 3; i++) await settle();
+    // Decisions stop waiting for one another (placement turns) while claims come to nothing.
+    expect(flaky.answering).toBe(false);
+    answer = { kind: 'won' };
+    await settle();
+    expect(flaky.answering).toBe(true);
   });
 
   it('leaves the decision alone when there is too little new to compute, or nothing to gain', async () => {
@@ -284,16 +312,17 @@ describe('ClaimedPlacement on approximate prefix hashes (no tokenizer)', () => {
     // Under the approximate producer's scope, not the block keys' (the model's name alone).
     const data = decision.state.producerData.get('approx-prefix-cache-producer') as { hashes: bigint[] };
     const probe = data.hashes.slice(0, 16);
-    expect(table.find('m#approx-prefix-cache-producer', probe)).toContain('"e"');
+    expect(table.find('m#approx-prefix-cache-producer@64', probe)).toContain('"e"');
     expect(table.find('m', probe)).toBeNull();
   });
 
   it('prefers block keys where the router has an index, and claims with hashes where it has none', () => {
     const both = loadSchedulerConfig(namedConfigs.kvedge, { state: createInMemoryState() });
     const hold = () => {};
-    expect(claimSources(both, hold).map((s) => [s.producer, s.scope])).toEqual([
+    const data = { matches: new Map(), totalBlocks: 1, blockSizeTokens: 64 };
+    expect(claimSources(both, hold).map((s) => [s.producer, s.scope(data)])).toEqual([
       ['precise-prefix-cache-producer', ''],
-      ['approx-prefix-cache-producer', '#approx-prefix-cache-producer'],
+      ['approx-prefix-cache-producer', '#approx-prefix-cache-producer@64'],
     ]);
     expect(claimSources(both).map((s) => s.producer)).toEqual(['approx-prefix-cache-producer']);
     const none = loadSchedulerConfig(namedConfigs['round-robin'], { state: createInMemoryState() });
