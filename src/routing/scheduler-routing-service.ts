@@ -41,7 +41,7 @@ export interface RoutingObserver {
   placementClaimOutcome?(outcome: ClaimOutcome['kind'] | 'error'): void;
   /**
    * A decision waited `waitedMs` while others awaited their placement claims; `served` = it got its
-   * turn, else the queue stood still for the claim timeout and it decided without one.
+   * turn, else it reached a wait bound (placement-turns.ts) and decided without one.
    */
   placementTurnWait?(served: boolean, waitedMs: number): void;
 }
