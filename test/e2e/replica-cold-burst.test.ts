@@ -16,6 +16,7 @@ import type { Router } from '../../src/routing/router.ts';
 import type { SimFleet } from '../../src/sim/server/sim-fleet.ts';
 import { rawCommand, RedisProcess } from '../cluster/support/redis-process.ts';
 import {
+  ACTIVE_REQUEST_CONFIG,
   chat,
   chatUrl,
   endpointSpec,
@@ -26,20 +27,11 @@ import {
 } from './support/replicas.ts';
 import { MODEL, longSystemPrompt, postJson, startRouter } from './support/stack.ts';
 
-const CONFIG = `apiVersion: llm-d.ai/v1alpha1
-kind: EndpointPickerConfig
-plugins:
-- type: precise-prefix-cache-producer
-  parameters:
-    tokenProcessorConfig: {blockSizeTokens: 64, hashSeed: "42"}
-- type: active-request-scorer
-- type: max-score-picker
-schedulingProfiles:
-- name: default
-  plugins:
-  - {pluginRef: active-request-scorer, weight: 1}
-  - {pluginRef: max-score-picker}
-`;
+/** Routing on router-counted load, with the precise producer that gives claims their block keys. */
+const CONFIG = ACTIVE_REQUEST_CONFIG.replace(
+  'plugins:\n',
+  'plugins:\n- type: precise-prefix-cache-producer\n  parameters: {tokenProcessorConfig: {blockSizeTokens: 64}}\n',
+);
 
 const BURST = 6;
 
