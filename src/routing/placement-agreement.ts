@@ -10,22 +10,18 @@ import type { Decision, SchedulingRequest } from '../scheduler/types.ts';
 import { type ClaimGeometry, matchClaim, planClaim, probeKeys } from './placement-claim.ts';
 
 /**
- * Settles a decision before dispatch. Gives the endpoint another replica placed the prompt on, now
- * visible to the scheduler, which should decide again; null = keep the decision. Synchronous when
- * it needed no round trip (no claim to make, or claims in shared memory): the caller then knows
- * no other decision has to wait for this one.
+ * Settles a decision with the other routers before dispatch: `plan` says whether it makes a claim
+ * (only those wait for the claims in flight before them, placement-turns.ts), `settle` makes it.
  */
 export interface PlacementAgreement {
-  settle(
-    request: SchedulingRequest,
-    model: string,
-    decision: Decision,
-  ): string | null | Promise<string | null>;
+  /** What settling `decision` would claim, or undefined when it makes no claim. */
+  plan(request: SchedulingRequest, decision: Decision): PlacementPlan | undefined;
   /**
-   * True when settling `decision` would make a claim: the decisions that must wait for the claims
-   * in flight before them (placement-turns.ts). Others settle without waiting.
+   * Makes the planned claim. Gives the endpoint another router placed the prompt on, now visible
+   * to the scheduler, which should decide again; null = keep the decision. Synchronous when it
+   * needed no round trip (claims in shared memory): no other decision has to wait for it then.
    */
-  wouldClaim(request: SchedulingRequest, decision: Decision): boolean;
+  settle(plan: PlacementPlan, model: string): string | null | Promise<string | null>;
   /** Longest one claim round trip may take (ms): what waiting for others' settlements is bounded by. */
   readonly claimTimeoutMs: number;
   /**
@@ -84,17 +80,20 @@ const UNANSWERED_STREAK = 3;
 /** The claim store's answer, now or after a round trip. */
 type Maybe<T> = T | Promise<T>;
 
-/** What one settlement works on, carried across the store's round trips. */
-interface Settling {
+/** A decision's claim, planned (computed once, whether the decision then waits or not). */
+export interface PlacementPlan {
   readonly source: ClaimSource;
   readonly keys: readonly bigint[];
   readonly chosen: string;
-  /** The claim's scope: the model and the source's suffix. */
-  readonly scope: string;
   readonly geometry: ClaimGeometry;
   readonly decision: Decision;
   readonly data: PrefixMatchData;
-  readonly plan: { readonly key: bigint; readonly value: string };
+  readonly claim: { readonly key: bigint; readonly value: string };
+}
+
+/** A plan being settled under its scope (the model and the source's suffix). */
+interface Settling extends PlacementPlan {
+  readonly scope: string;
 }
 
 /** Checkpoints per claim at most: with 256-token spacing, prompts up to 16k tokens keep that spacing. */
@@ -117,13 +116,23 @@ export class ClaimedPlacement implements PlacementAgreement {
     return this.#unanswered < UNANSWERED_STREAK;
   }
 
-  wouldClaim(request: SchedulingRequest, decision: Decision): boolean {
-    return this.#plan(request, '', decision) !== undefined;
+  plan(request: SchedulingRequest, decision: Decision): PlacementPlan | undefined {
+    const chosen = decision.endpointId;
+    if (chosen === null) return undefined;
+    // Disaggregated: a prefill pod computes the prompt, and holding blocks on the decode pod could
+    // flip the P/D decider's choice. Claims are for where a prompt's KV is computed; skip.
+    if ((decision.profileResults['prefill']?.targets.length ?? 0) > 0) return undefined;
+    const found = this.#source(request, decision);
+    if (!found) return undefined;
+    const { source, data, keys } = found;
+    const geometry = this.#geometry(data.blockSizeTokens);
+    const claim = planClaim(keys, data.matches, chosen, geometry);
+    if (!claim) return undefined;
+    return { source, keys, chosen, decision, data, claim, geometry };
   }
 
-  settle(request: SchedulingRequest, model: string, decision: Decision): Maybe<string | null> {
-    const s = this.#plan(request, model, decision);
-    if (!s) return null;
+  settle(plan: PlacementPlan, model: string): Maybe<string | null> {
+    const s: Settling = { ...plan, scope: model + plan.source.scope(plan.data) };
     const { keys, data, scope, geometry } = s;
     // About to recompute what another pod holds: that copy may be another router's placement of a
     // moment ago, whose insert arrived before this decision but whose claim sits shallower.
@@ -136,24 +145,8 @@ export class ClaimedPlacement implements PlacementAgreement {
     });
   }
 
-  /** What settling `decision` would claim, or undefined when it makes no claim. */
-  #plan(request: SchedulingRequest, model: string, decision: Decision): Settling | undefined {
-    const chosen = decision.endpointId;
-    if (chosen === null) return undefined;
-    // Disaggregated: a prefill pod computes the prompt, and holding blocks on the decode pod could
-    // flip the P/D decider's choice. Claims are for where a prompt's KV is computed; skip.
-    if ((decision.profileResults['prefill']?.targets.length ?? 0) > 0) return undefined;
-    const found = this.#source(request, decision);
-    if (!found) return undefined;
-    const { source, data, keys } = found;
-    const geometry = this.#geometry(data.blockSizeTokens);
-    const plan = planClaim(keys, data.matches, chosen, geometry);
-    if (!plan) return undefined;
-    return { source, keys, chosen, scope: model + source.scope(data), decision, data, plan, geometry };
-  }
-
   #claim(s: Settling): Maybe<string | null> {
-    return then(this.o.claims.claim(s.scope, s.plan.key, s.plan.value), (outcome) => {
+    return then(this.o.claims.claim(s.scope, s.claim.key, s.claim.value), (outcome) => {
       this.#unanswered = outcome.kind === 'unavailable' ? this.#unanswered + 1 : 0;
       this.o.onOutcome?.(outcome.kind);
       return outcome.kind === 'taken' ? this.#follow(s, outcome.value) : null;

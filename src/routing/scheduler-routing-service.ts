@@ -19,7 +19,12 @@ import type { Decision, PluginTiming, SchedulingRequest } from '../scheduler/typ
 import { OBJECTIVE_HEADER } from '../scheduler/admission/inference-objectives.ts';
 import { type PromptFeatures, expectedTokens, toSchedulingRequest } from './scheduling-request.ts';
 import { debugPluginState } from './debug-state.ts';
-import { type ClaimOutcome, followClaim, type PlacementAgreement } from './placement-agreement.ts';
+import {
+  type ClaimOutcome,
+  followClaim,
+  type PlacementAgreement,
+  type PlacementPlan,
+} from './placement-agreement.ts';
 import { type PlacementTurn, PlacementTurns, type PlacementTurnsOptions } from './placement-turns.ts';
 
 /** Computes token-level features (precise prefix routing); absent = approximate routing only. */
@@ -111,24 +116,26 @@ export class SchedulerRoutingService implements RoutingService {
   async decide(req: EdgeRequest): Promise<RoutingDecision> {
     const prepared = await this.prepare(req);
     let scheduled = this.scheduleNow(req, prepared, true);
+    const placement = this.opts.placement;
+    let plan = placement?.plan(prepared.schedReq, scheduled.decision);
     let turn: PlacementTurn | undefined;
     try {
       // Only a decision that will claim waits for the claims in flight before it; a warm or short
       // one adds too little load for their dispatches to change it.
-      const placement = this.opts.placement;
-      if (this.turns && placement?.answering && placement.wouldClaim(prepared.schedReq, scheduled.decision)) {
+      if (plan && this.turns && placement?.answering) {
         const taken = this.turns.take();
         if (taken instanceof Promise) {
           turn = await this.awaitTurn(taken);
           // It was decided before the placements ahead of it were dispatched: decide again.
           const again = this.scheduleNow(req, prepared, true);
           scheduled = { ...again, schedulerMs: scheduled.schedulerMs + again.schedulerMs };
+          plan = placement.plan(prepared.schedReq, scheduled.decision);
         } else {
           turn = taken;
         }
       }
       // Awaited here, so the turn lasts until the placement is settled.
-      return await this.decideNow(req, prepared, scheduled);
+      return await this.decideNow(req, prepared, scheduled, plan);
     } finally {
       turn?.end();
     }
@@ -150,9 +157,10 @@ export class SchedulerRoutingService implements RoutingService {
     req: EdgeRequest,
     { schedReq }: Prepared,
     scheduled: Scheduled,
+    plan: PlacementPlan | undefined,
   ): Promise<RoutingDecision> {
     let { decision, view, schedulerMs } = scheduled;
-    const settled = this.settle(req, schedReq, decision);
+    const settled = plan ? this.settle(req, plan) : null;
     const claimed = settled instanceof Promise ? await settled : settled;
     if (claimed !== null) {
       // Another replica or thread placed this prefix a moment ago: decide again, seeing its
@@ -302,19 +310,13 @@ export class SchedulerRoutingService implements RoutingService {
    * or null; a promise only when the placement takes a round trip. Claims are an optimisation: any
    * failure keeps the first decision.
    */
-  private settle(
-    req: EdgeRequest,
-    schedReq: SchedulingRequest,
-    decision: Decision,
-  ): string | null | Promise<string | null> {
-    const placement = this.opts.placement;
-    if (!placement || decision.endpointId === null || decision.failure) return null;
+  private settle(req: EdgeRequest, plan: PlacementPlan): string | null | Promise<string | null> {
     const failed = (): null => {
       this.opts.observer?.placementClaimOutcome?.('error');
       return null;
     };
     try {
-      const settled = placement.settle(schedReq, req.model, decision);
+      const settled = this.opts.placement!.settle(plan, req.model);
       return settled instanceof Promise ? settled.catch(failed) : settled;
     } catch {
       return failed();

@@ -17,7 +17,7 @@ import { loadSchedulerConfig, type LoadedSchedulerConfig } from '../../src/sched
 import { createRandom } from '../../src/scheduler/prng.ts';
 import { createInMemoryState } from '../../src/scheduler/state.ts';
 import type { FleetView } from '../../src/fleet/types.ts';
-import type { Decision } from '../../src/scheduler/types.ts';
+import type { Decision, SchedulingRequest } from '../../src/scheduler/types.ts';
 import { endpoint, fleet, request, text } from '../scheduler/fixtures.ts';
 
 /** A prefix producer, the prefix scorer on it, and llm-d's max-score picker. */
@@ -43,6 +43,17 @@ const APPROX_CONFIG = prefixConfig('approx-prefix-cache-producer', '{autoTune: f
 const index = MemoryBlockIndex.create({ blockSize: 16, capacityKeys: 1 << 16 });
 const table = ThreadClaimTable.create(2000, 64);
 const PODS = ['a:1', 'b:1', 'c:1', 'd:1'];
+
+/** Plans and settles `decision` in one go, as the routing service does when nothing waits. */
+function settle(
+  placement: ClaimedPlacement,
+  req: SchedulingRequest,
+  model: string,
+  decision: Decision,
+): ReturnType<ClaimedPlacement['settle']> {
+  const plan = placement.plan(req, decision);
+  return plan ? placement.settle(plan, model) : null;
+}
 
 /** The placement step over `loaded`'s producers and the shared claim table, recording outcomes. */
 function claimedPlacement(loaded: LoadedSchedulerConfig, view?: BlockIndexView) {
@@ -97,11 +108,11 @@ describe('ClaimedPlacement', () => {
     const [first, second] = [router(1), router(2)];
     const keys = prompt(3000);
     const placed = first.decide(keys);
-    expect(await first.placement.settle(request({ blockKeys: keys }), 'm', placed)).toBeNull();
+    expect(await settle(first.placement, request({ blockKeys: keys }), 'm', placed)).toBeNull();
     expect(first.outcomes).toEqual(['won']);
 
     const elsewhere = decisionAvoiding(second, keys, placed.endpointId!);
-    const claimed = await second.placement.settle(request({ blockKeys: keys }), 'm', elsewhere);
+    const claimed = await settle(second.placement, request({ blockKeys: keys }), 'm', elsewhere);
     expect(second.outcomes).toEqual(['taken']);
     expect(claimed).toBe(placed.endpointId);
     // The second router's view now holds the prompt on the claimed pod; the first router's does not.
@@ -110,7 +121,7 @@ describe('ClaimedPlacement', () => {
     expect(again.trace.producers[0]!.summary).toMatchObject({ matchedBlocks: { [placed.endpointId!]: 187 } });
     expect(first.decide(keys).trace.producers[0]!.summary).toMatchObject({ matchedBlocks: {} });
     // Another model's prompt with the same keys is a different claim.
-    expect(await second.placement.settle(request({ blockKeys: keys }), 'other', elsewhere)).toBeNull();
+    expect(await settle(second.placement, request({ blockKeys: keys }), 'other', elsewhere)).toBeNull();
     expect(second.outcomes.at(-1)).toBe('won');
   });
 
@@ -119,12 +130,12 @@ describe('ClaimedPlacement', () => {
     const keys = prompt(3000);
     const decision = local.decide(keys);
     // Only decisions that would claim wait for the claims in flight (placement turns).
-    expect(local.placement.wouldClaim(request({ blockKeys: keys }), decision)).toBe(true);
+    expect(local.placement.plan(request({ blockKeys: keys }), decision)).toBeDefined();
     expect(local.outcomes).toEqual([]);
     const short = prompt(500);
-    expect(local.placement.wouldClaim(request({ blockKeys: short }), local.decide(short))).toBe(false);
+    expect(local.placement.plan(request({ blockKeys: short }), local.decide(short))).toBeUndefined();
     // No round trip: the routing service need not make other decisions wait for this one.
-    expect(local.placement.settle(request({ blockKeys: keys }), 'm', decision)).toBeNull();
+    expect(settle(local.placement, request({ blockKeys: keys }), 'm', decision)).toBeNull();
     expect(local.outcomes).toEqual(['won']);
 
     const remote = new ClaimedPlacement({
@@ -145,11 +156,11 @@ describe('ClaimedPlacement', () => {
       ttlMs: 2000,
     });
     const other = prompt(3000);
-    const settled = remote.settle(request({ blockKeys: other }), 'm', local.decide(other));
+    const settled = settle(remote, request({ blockKeys: other }), 'm', local.decide(other));
     expect(settled).toBeInstanceOf(Promise);
     expect(await settled).toBeNull();
     // Nothing to claim: synchronous even with a remote store.
-    expect(remote.settle(request({ blockKeys: short }), 'm', local.decide(short))).toBeNull();
+    expect(settle(remote, request({ blockKeys: short }), 'm', local.decide(short))).toBeNull();
   });
 
   it('stops answering after three unanswered claims in a row, and answers again after one is answered', async () => {
@@ -162,32 +173,32 @@ describe('ClaimedPlacement', () => {
       checkpointTokens: 256,
       ttlMs: 2000,
     });
-    const settle = async () => {
+    const settleNew = async () => {
       const keys = prompt(3000);
-      return flaky.settle(request({ blockKeys: keys }), 'm', local.decide(keys));
+      return settle(flaky, request({ blockKeys: keys }), 'm', local.decide(keys));
     };
     expect(flaky.answering).toBe(true);
-    for (let i = 0; i < 3; i++) await settle();
+    for (let i = 0; i < 3; i++) await settleNew();
     // Decisions stop waiting for one another (placement turns) while claims come to nothing.
     expect(flaky.answering).toBe(false);
     answer = { kind: 'won' };
-    await settle();
+    await settleNew();
     expect(flaky.answering).toBe(true);
   });
 
   it('leaves the decision alone when there is too little new to compute, or nothing to gain', async () => {
     const [first, second] = [router(3), router(4)];
     const short = prompt(1000);
-    expect(await first.placement.settle(request({ blockKeys: short }), 'm', first.decide(short))).toBeNull();
+    expect(await settle(first.placement, request({ blockKeys: short }), 'm', first.decide(short))).toBeNull();
     expect(first.outcomes).toEqual([]);
 
     const keys = prompt(3000);
     const placed = first.decide(keys);
-    await first.placement.settle(request({ blockKeys: keys }), 'm', placed);
+    await settle(first.placement, request({ blockKeys: keys }), 'm', placed);
     // The claimed pod is not among this decision's candidates.
     const others = PODS.filter((id) => id !== placed.endpointId);
     const without = second.decide(keys, others);
-    expect(await second.placement.settle(request({ blockKeys: keys }), 'm', without)).toBeNull();
+    expect(await settle(second.placement, request({ blockKeys: keys }), 'm', without)).toBeNull();
     expect(second.outcomes).toEqual(['taken']);
     // A disaggregated decision: its prefill pod computes the prompt; claims stay out of it.
     const elsewhere = decisionAvoiding(second, keys, placed.endpointId!);
@@ -195,7 +206,7 @@ describe('ClaimedPlacement', () => {
       ...elsewhere,
       profileResults: { ...elsewhere.profileResults, prefill: { targets: [others[0]!] } },
     };
-    expect(await second.placement.settle(request({ blockKeys: keys }), 'm', disaggregated)).toBeNull();
+    expect(await settle(second.placement, request({ blockKeys: keys }), 'm', disaggregated)).toBeNull();
     expect(second.outcomes).toEqual(['taken']);
   });
 
@@ -203,12 +214,12 @@ describe('ClaimedPlacement', () => {
     const [first, second] = [router(5), router(6)];
     const keys = prompt(3000);
     const placed = first.decide(keys);
-    await first.placement.settle(request({ blockKeys: keys }), 'm', placed);
+    await settle(first.placement, request({ blockKeys: keys }), 'm', placed);
     index.add(placed.endpointId!, 'GPU', keys, null);
     const elsewhere = second.decide(keys);
     // With the prompt indexed on the claimed pod, the scheduler goes there and nothing is claimed.
     expect(elsewhere.endpointId).toBe(placed.endpointId);
-    expect(await second.placement.settle(request({ blockKeys: keys }), 'm', elsewhere)).toBeNull();
+    expect(await settle(second.placement, request({ blockKeys: keys }), 'm', elsewhere)).toBeNull();
     expect(second.outcomes).toEqual([]);
   });
 
@@ -250,13 +261,13 @@ schedulingProfiles:
     // Another router placed the prompt on a:1 and claimed it; its speculative insert has landed.
     const first = router(8);
     const placed = first.decide(keys, ['a:1']);
-    await first.placement.settle(request({ blockKeys: keys }), 'm', placed);
+    await settle(first.placement, request({ blockKeys: keys }), 'm', placed);
     index.recordSpeculative('a:1', keys, 2000);
     // This router sees a:1 hold the prompt but busy, and would recompute it on b:1.
     const busy = fleet([endpoint('a:1', { metrics: { waitingQueueSize: 40 } }), endpoint('b:1')]);
     const decision = second.schedule(keys, busy);
     expect(decision.endpointId).toBe('b:1');
-    expect(await second.placement.settle(request({ blockKeys: keys }), 'm', decision)).toBe('a:1');
+    expect(await settle(second.placement, request({ blockKeys: keys }), 'm', decision)).toBe('a:1');
     expect(second.outcomes).toEqual(['taken']);
     expect(followClaim(decision, 'a:1').endpointId).toBe('a:1');
   });
@@ -277,12 +288,12 @@ describe('ClaimedPlacement on approximate prefix hashes (no tokenizer)', () => {
     const [first, second] = [approxRouter(21), approxRouter(22)];
     const prompt = text('approx-siblings', 6000 * 4);
     const placed = first.decide(prompt);
-    expect(await first.placement.settle(request({ promptText: prompt }), 'm', placed)).toBeNull();
+    expect(await settle(first.placement, request({ promptText: prompt }), 'm', placed)).toBeNull();
     expect(first.outcomes).toEqual(['won']);
 
     let elsewhere = second.decide(prompt);
     while (elsewhere.endpointId === placed.endpointId) elsewhere = second.decide(prompt);
-    const claimed = await second.placement.settle(request({ promptText: prompt }), 'm', elsewhere);
+    const claimed = await settle(second.placement, request({ promptText: prompt }), 'm', elsewhere);
     expect(second.outcomes).toEqual(['taken']);
     expect(claimed).toBe(placed.endpointId);
     // The second router's prefix history now says the claimed pod was sent the prompt.
@@ -291,7 +302,9 @@ describe('ClaimedPlacement on approximate prefix hashes (no tokenizer)', () => {
     expect(again.trace.producers[0]!.summary).toMatchObject({ matchedBlocks: { [placed.endpointId!]: 94 } });
     // A short prompt computes too little to claim.
     const short = text('approx-short', 900 * 4);
-    expect(await first.placement.settle(request({ promptText: short }), 'm', first.decide(short))).toBeNull();
+    expect(
+      await settle(first.placement, request({ promptText: short }), 'm', first.decide(short)),
+    ).toBeNull();
     expect(first.outcomes).toEqual(['won']);
   });
 
@@ -307,7 +320,7 @@ describe('ClaimedPlacement on approximate prefix hashes (no tokenizer)', () => {
       fleet(PODS.map((id) => endpoint(id))),
       { random: createRandom(5) },
     );
-    expect(await placement.settle(request({ promptText: prompt }), 'm', decision)).toBeNull();
+    expect(await settle(placement, request({ promptText: prompt }), 'm', decision)).toBeNull();
     expect(outcomes).toEqual(['won']);
     // Under the approximate producer's scope, not the block keys' (the model's name alone).
     const data = decision.state.producerData.get('approx-prefix-cache-producer') as { hashes: bigint[] };
