@@ -99,4 +99,27 @@ for ((i = 0; i < replicas; i++)); do
       printf "| %s | %d | %d | %d | %d | %d | %.1f |\n", r, won, taken, unavailable, count, timedOut, mean
     }'
 done
+
+# What each replica learned: its predicted prefill (without queue or decode interference) for a new
+# prompt of ~6,000 tokens and one of ~100, per pod. The sim pods are identical, so a spread between
+# pods is learning error (docs/scheduling.md, "Learning rates online").
+probe() {
+  python3 -c 'import json, sys; print(json.dumps({"model": sys.argv[1], "max_tokens": 8,
+    "prompt": " ".join("%s%d" % (sys.argv[3], i) for i in range(int(sys.argv[2])))}))' "$model" "$1" "$2" |
+    curl -s "http://127.0.0.1:$3/debug/route" -d @- | python3 -c '
+import json, sys
+state = json.load(sys.stdin).get("pluginState", {}).get("kvedge-picker")
+if state:
+    costs = sorted(state["costs"], key=lambda c: c["endpointId"])
+    p = [c["prediction"] for c in costs]
+    print(" ".join("%.3f" % (x["prefillSeconds"] + x["steps"] * x["stepSeconds"]) for x in p))
+else:
+    print("(not the kvedge policy)")'
+}
+echo
+echo "| replica | predicted prefill of a new 6,000-token prompt, per pod (s) | of a new 100-token prompt (s) |"
+echo "|---|---|---|"
+for ((i = 0; i < replicas; i++)); do
+  echo "| $i | $(probe 6000 probelong $((admin_port + i))) | $(probe 100 probeshort $((admin_port + i))) |"
+done
 echo "logs: $logs" >&2

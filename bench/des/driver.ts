@@ -283,6 +283,11 @@ class DesRun {
         endpointId: pod.id,
         nowMs: this.clock.now() * 1000,
         outcome,
+        // The usage a vLLM response reports (`prompt_tokens_details.cached_tokens`), as the live
+        // router passes it on.
+        ...(outcome === 'success'
+          ? { promptTokens: record.promptTokens, cachedTokens: record.cachedTokens }
+          : {}),
       });
       this.settle(request, record);
     };

@@ -35,12 +35,8 @@ import { kvedgePickerParameters, type KvedgePickerParameters } from './parameter
 import { CacheTurnover, type CacheTurnoverStore, turnoverExcess } from './cache-turnover.ts';
 import { ExternalArrivals } from './external-arrivals.ts';
 import { type BaseLoad, baseLoad, type LoadOptions } from './pod-load.ts';
-import {
-  type FirstTokenObservation,
-  PodLedger,
-  type PodLedgerOptions,
-  type PodLedgerStore,
-} from './pod-ledger.ts';
+import { PodLedger, type PodLedgerOptions, type PodLedgerStore } from './pod-ledger.ts';
+import { PrefillSamples } from './prefill-samples.ts';
 import { matchedBlocks, prefixSource } from './prefix-source.ts';
 import {
   type PrefillRates,
@@ -89,8 +85,6 @@ function costOf(costs: readonly CandidateCost[], endpointId: string): CandidateC
   return undefined;
 }
 
-/** Weight of a learning observation made behind a queue (its wait is an estimate). */
-const QUEUED_OBSERVATION_WEIGHT = 0.3;
 /** Smoothing of the typical uncached size of a request. */
 const TYPICAL_UNCACHED_ALPHA = 0.05;
 
@@ -101,6 +95,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
   readonly learner: PrefillRateStore;
   readonly turnover: CacheTurnoverStore;
   readonly arrivals = new ExternalArrivals();
+  private readonly samples: PrefillSamples;
   private typicalUncachedTokens = 1024;
 
   /**
@@ -129,6 +124,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     this.learner = stores.prefillRates?.(name, learnerOptions) ?? new RateLearner(learnerOptions);
     this.turnover =
       stores.cacheTurnover?.(name, params.turnoverWindow) ?? new CacheTurnover(params.turnoverWindow);
+    this.samples = new PrefillSamples(this.learner, this.ledger, this.arrivals);
   }
 
   pick(cycle: SchedulingCycle, scored: readonly ScoredEndpoint[]): readonly string[] {
@@ -261,24 +257,24 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     // Client-chosen request ids may repeat: a record for another pod is another request.
     if (this.ledger.record(event.requestId)?.endpointId !== event.endpointId) return;
     const observation = this.ledger.firstToken(event.requestId, event.nowMs);
-    if (observation) this.learn(observation);
+    if (observation && this.params.learnRates) this.samples.firstToken(observation);
   }
 
   onResponseComplete(event: ResponseCompleteEvent): void {
     const details = event as ResponseCompleteEvent & ResponseOutcomeDetails;
     const id = event.request.requestId;
     const record = this.ledger.record(id);
+    const usage =
+      details.cachedTokens !== undefined && details.promptTokens !== undefined
+        ? { promptTokens: details.promptTokens, cachedTokens: details.cachedTokens }
+        : undefined;
+    const learn = this.params.learnRates && record?.endpointId === event.endpointId;
     // Without a first-token event, the router-measured TTFT stands in for it (its time is past).
     if (record && record.firstTokenMs === null && details.ttftMs !== undefined) {
       const observation = this.ledger.firstToken(id, record.dispatchMs + details.ttftMs, false);
-      if (observation && record.endpointId === event.endpointId) {
-        const uncached =
-          details.cachedTokens !== undefined && details.promptTokens !== undefined
-            ? Math.max(1, details.promptTokens - details.cachedTokens)
-            : record.uncachedTokens;
-        this.learn({ ...observation, record: { ...record, uncachedTokens: uncached } });
-      }
+      if (observation && learn) this.samples.firstToken(observation, usage);
     }
+    if (learn) this.samples.complete(id, usage, event.outcome === 'error');
     this.ledger.complete(id, event.nowMs, event.outcome === 'error', event.endpointId);
   }
 
@@ -287,6 +283,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     this.learner.retain(activeIds);
     this.turnover.retain(activeIds);
     this.arrivals.retain(activeIds);
+    this.samples.retain(activeIds);
   }
 
   private constants(): CostConstants {
@@ -374,28 +371,6 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     if (!book || lastError === undefined) return false;
     if (book.recentErrors(this.params.quarantineWindow) < threshold) return false;
     return !endpoint.metrics || endpoint.metrics.updatedAtMs <= lastError;
-  }
-
-  /** Removes a request's own wait and decode interference from its TTFT and feeds the remainder to the learner. */
-  private learn(observation: FirstTokenObservation): void {
-    if (!this.params.learnRates) return;
-    const { record, ttftMs, waitMs } = observation;
-    // Someone else's request arriving within one TTFT before this one's dispatch or while it waited may
-    // have prefilled ahead of it, and the wait subtracted below does not include that.
-    if (this.arrivals.arrivedSince(record.endpointId, record.dispatchMs - ttftMs)) return;
-    const rates = this.learner.rates(record.endpointId);
-    const predicted = rates.secondsPerToken * record.uncachedTokens + rates.stepSeconds * record.steps;
-    const measured = (ttftMs - waitMs) / 1000 - record.steps * record.interferenceSeconds;
-    // A wrong cache prediction (the engine evicted what the index still listed) looks like a very
-    // slow pod; cap its influence at a few times the prediction.
-    const service = Math.min(Math.max(0, measured), 4 * predicted + 0.05);
-    const weight = record.waitMs === 0 && waitMs < 1 ? 1 : QUEUED_OBSERVATION_WEIGHT;
-    this.learner.observe(record.endpointId, {
-      uncachedTokens: record.uncachedTokens,
-      steps: record.steps,
-      serviceSeconds: service,
-      weight,
-    });
   }
 }
 

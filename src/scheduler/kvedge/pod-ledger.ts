@@ -32,6 +32,8 @@ export interface DispatchRecord {
   /** Predicted first-token time minus the pod's shift at dispatch (the shift-free frame). */
   readonly predictedFrameMs: number;
   readonly shiftAtDispatchMs: number;
+  /** Its place in its pod's dispatch sequence ({@link PodBook.dispatchedAfter}). */
+  readonly podSeq: number;
   firstTokenMs: number | null;
   /** Mirrored from another routing thread or replica (whose completion message may be lost). */
   readonly foreign: boolean;
@@ -57,6 +59,30 @@ export class PodBook {
   private rateCount = 0;
   private rateAtMs = 0;
   private firstDispatchMs: number | null = null;
+  /** Dispatches recorded so far. */
+  private dispatches = 0;
+  /** Dispatch times of the last {@link RECENT_DISPATCHES} dispatches, by sequence number modulo. */
+  private readonly recentDispatchMs = new Float64Array(RECENT_DISPATCHES);
+
+  /** Notes a dispatch made at `atMs` and returns its sequence number. */
+  noteDispatch(atMs: number): number {
+    const seq = this.dispatches++;
+    this.recentDispatchMs[seq % RECENT_DISPATCHES] = atMs;
+    return seq;
+  }
+
+  /**
+   * Whether a dispatch later in sequence than `seq` was made at or before `untilMs`: another
+   * request that may have shared the engine steps of `seq`'s prefill. True when `seq` is too far
+   * back to tell.
+   */
+  dispatchedAfter(seq: number, untilMs: number): boolean {
+    if (this.dispatches - (seq + 1) > RECENT_DISPATCHES) return true;
+    for (let s = seq + 1; s < this.dispatches; s++) {
+      if ((this.recentDispatchMs[s % RECENT_DISPATCHES] as number) <= untilMs) return true;
+    }
+    return false;
+  }
 
   /** Adds one dispatch at `nowMs` to the decayed count (time constant `windowMs`). */
   countDispatch(nowMs: number, windowMs: number): void {
@@ -177,7 +203,7 @@ export interface FirstTokenObservation {
 /** The fields a dispatch is recorded with (what {@link PodLedger.dispatch} takes). */
 export type DispatchFields = Omit<
   DispatchRecord,
-  'predictedFrameMs' | 'shiftAtDispatchMs' | 'firstTokenMs' | 'inPending' | 'foreign'
+  'predictedFrameMs' | 'shiftAtDispatchMs' | 'podSeq' | 'firstTokenMs' | 'inPending' | 'foreign'
 >;
 
 /**
@@ -271,6 +297,7 @@ export class PodLedger {
       ...fields,
       predictedFrameMs: predictedFirstTokenMs - book.shiftMs,
       shiftAtDispatchMs: book.shiftMs,
+      podSeq: book.noteDispatch(fields.dispatchMs),
       firstTokenMs: null,
       foreign,
       inPending: false,
@@ -380,6 +407,9 @@ export class PodLedger {
     return book;
   }
 }
+
+/** Dispatch times each pod's book remembers (enough to cover one prefill's worth of arrivals). */
+const RECENT_DISPATCHES = 32;
 
 /** Shortest history the arrival rate is averaged over (a first dispatch is not an infinite rate). */
 const MIN_RATE_SPAN_MS = 1000;

@@ -6,7 +6,7 @@
  *
  *   service ≈ secondsPerToken · uncachedTokens + stepSeconds · steps
  *
- * fitted per pod by recursive least squares with exponential forgetting (two parameters, features
+ * fitted per pod by recursive least squares with directional forgetting (two parameters, features
  * `uncachedTokens / 1000` and `steps`). A fleet-wide fit of the same model runs on every
  * observation; a pod uses it until it has `minObservations` of its own, so a new or restarted
  * pod starts from what the fleet looks like instead of from the static prior.
@@ -50,22 +50,31 @@ const OBSERVATION_NOISE_SECONDS = 0.01;
 const MAX_STEP_SECONDS = 2;
 
 /**
- * Two-parameter weighted RLS with forgetting. θ = [seconds per 1000 tokens, seconds per step].
- * Standard update: k = P·x / (λ/w + xᵀ·P·x); θ += k·(y − xᵀ·θ); P = (P − k·xᵀ·P) / λ.
+ * Two-parameter weighted recursive least squares with directional forgetting: an observation
+ * forgets old information only along the direction it brings new information in. In information
+ * form (R = the inverse covariance, starting at the prior's):
+ *
+ *   R ← R − (1 − λ)·(R·x)(R·x)ᵀ / (xᵀ·R·x) + w·x·xᵀ;   θ ← θ + R⁻¹·x·w·(y − xᵀ·θ)
+ *
+ * Why not plain exponential forgetting (R ← λ·R + w·x·xᵀ): it also forgets what was known in
+ * directions the recent data does not excite (every prompt the same size, as in a burst of
+ * siblings, or every prefill one step), so the covariance there winds up and the next slightly-off
+ * observation moves the estimate arbitrarily far along it. On W1 one observation took the fleet-wide
+ * rate from 66 to 33 µs/token. Here what the data does not speak to stays as it was, and the
+ * directions it does speak to follow the last ~1/(1 − λ) observations.
  */
-export class Rls2 {
+export class DirectionalRls {
   theta0: number;
   theta1: number;
-  private p00: number;
-  private p01: number;
-  private p11: number;
-  private readonly maxTrace: number;
   observations = 0;
+  /** Information matrix R (symmetric). */
+  private r00: number;
+  private r01 = 0;
+  private r11: number;
 
   /**
-   * @param noiseSeconds typical error of one observation: P is the parameter covariance divided by
-   *   its square, so the prior (uncertainty ≈ the parameters' own size) weighs as much as a few
-   *   observations, not hundreds
+   * @param noiseSeconds typical error of one observation: the prior (uncertainty ≈ the parameters'
+   *   own size) then weighs as much as a fraction of one observation, not hundreds
    */
   constructor(
     theta0: number,
@@ -76,37 +85,30 @@ export class Rls2 {
     this.theta0 = theta0;
     this.theta1 = theta1;
     const noise2 = noiseSeconds * noiseSeconds;
-    this.p00 = Math.max(theta0 * theta0, 1e-8) / noise2;
-    this.p11 = Math.max(theta1 * theta1, 1e-8) / noise2;
-    this.p01 = 0;
-    // Forgetting inflates P in directions the data does not excite; cap it so a long run of
-    // identical observations cannot make the next one swing the estimate arbitrarily.
-    this.maxTrace = 100 * (this.p00 + this.p11);
+    this.r00 = noise2 / Math.max(theta0 * theta0, 1e-8);
+    this.r11 = noise2 / Math.max(theta1 * theta1, 1e-8);
   }
 
   update(x0: number, x1: number, y: number, weight: number): void {
-    if (!(weight > 0)) return;
-    const lambda = this.forgetting;
-    const px0 = this.p00 * x0 + this.p01 * x1;
-    const px1 = this.p01 * x0 + this.p11 * x1;
-    const denominator = lambda / weight + x0 * px0 + x1 * px1;
-    if (!(denominator > 0)) return;
-    const k0 = px0 / denominator;
-    const k1 = px1 / denominator;
-    const error = y - (x0 * this.theta0 + x1 * this.theta1);
-    this.theta0 += k0 * error;
-    this.theta1 += k1 * error;
-    // P − k·(xᵀP): xᵀP = [px0, px1] because P is symmetric.
-    this.p00 = (this.p00 - k0 * px0) / lambda;
-    this.p01 = (this.p01 - k0 * px1) / lambda;
-    this.p11 = (this.p11 - k1 * px1) / lambda;
-    const trace = this.p00 + this.p11;
-    if (trace > this.maxTrace) {
-      const scale = this.maxTrace / trace;
-      this.p00 *= scale;
-      this.p01 *= scale;
-      this.p11 *= scale;
+    if (!(weight > 0) || (x0 === 0 && x1 === 0)) return;
+    const rx0 = this.r00 * x0 + this.r01 * x1;
+    const rx1 = this.r01 * x0 + this.r11 * x1;
+    const xrx = x0 * rx0 + x1 * rx1;
+    if (xrx > 0) {
+      const f = (1 - this.forgetting) / xrx;
+      this.r00 -= f * rx0 * rx0;
+      this.r01 -= f * rx0 * rx1;
+      this.r11 -= f * rx1 * rx1;
     }
+    this.r00 += weight * x0 * x0;
+    this.r01 += weight * x0 * x1;
+    this.r11 += weight * x1 * x1;
+    const det = this.r00 * this.r11 - this.r01 * this.r01;
+    if (!(det > 0)) return;
+    const error = weight * (y - (x0 * this.theta0 + x1 * this.theta1));
+    // θ += R⁻¹·x·w·error, with R⁻¹ = [r11, −r01; −r01, r00] / det.
+    this.theta0 += ((this.r11 * x0 - this.r01 * x1) * error) / det;
+    this.theta1 += ((this.r00 * x1 - this.r01 * x0) * error) / det;
     this.observations++;
   }
 }
@@ -120,13 +122,13 @@ export class Rls2 {
 export type PrefillRateStore = Pick<RateLearner, 'rates' | 'fleetRates' | 'observe' | 'retain'>;
 
 export class RateLearner {
-  private readonly fleet: Rls2;
-  private readonly pods = new Map<string, Rls2>();
+  private readonly fleet: DirectionalRls;
+  private readonly pods = new Map<string, DirectionalRls>();
   private readonly prior: PrefillRates;
 
   constructor(private readonly options: RateLearnerOptions) {
     this.prior = { ...options.prior, observations: 0 };
-    this.fleet = new Rls2(
+    this.fleet = new DirectionalRls(
       options.prior.secondsPerToken * 1000,
       options.prior.stepSeconds,
       options.forgetting,
@@ -167,7 +169,7 @@ export class RateLearner {
     let own = this.pods.get(endpointId);
     if (!own) {
       // A pod's first observation starts from the fleet's current estimate, not the static prior.
-      own = new Rls2(this.fleet.theta0, this.fleet.theta1, this.options.forgetting);
+      own = new DirectionalRls(this.fleet.theta0, this.fleet.theta1, this.options.forgetting);
       this.pods.set(endpointId, own);
     }
     own.update(x0, x1, y, observation.weight);
@@ -179,7 +181,7 @@ export class RateLearner {
     for (const id of this.pods.keys()) if (!activeIds.has(id)) this.pods.delete(id);
   }
 
-  private bounded(fit: Rls2): PrefillRates {
+  private bounded(fit: DirectionalRls): PrefillRates {
     const prior = this.options.prior;
     const perToken = clamp(fit.theta0 / 1000, prior.secondsPerToken / BOUND, prior.secondsPerToken * BOUND);
     const step = clamp(fit.theta1, 0, Math.max(MAX_STEP_SECONDS, prior.stepSeconds));

@@ -144,6 +144,29 @@ describe('PodLedger', () => {
     expect(single.book('b')!.arrivalRate(0, 10_000)).toBeCloseTo(1 / (10 * (1 - Math.exp(-0.1))), 9);
   });
 
+  it('tells whether another request was dispatched to the pod behind one before a given time', () => {
+    const ledger = new PodLedger(1000, 10_000, 1000);
+    const first = ledger.dispatch(fields('r1', 'a', 0), 300);
+    ledger.dispatch(fields('other-pod', 'b', 10), 300);
+    const book = ledger.book('a')!;
+    expect(book.dispatchedAfter(first.podSeq, 300)).toBe(false);
+    // Same instant counts: the engine may put both in one step.
+    const second = ledger.dispatch(fields('r2', 'a', 0), 600);
+    expect(book.dispatchedAfter(first.podSeq, 300)).toBe(true);
+    expect(book.dispatchedAfter(second.podSeq, 600)).toBe(false);
+    ledger.dispatch(fields('r3', 'a', 700), 900);
+    // r3 came after r2's first token (600): it cannot have shared r2's steps.
+    expect(book.dispatchedAfter(second.podSeq, 600)).toBe(false);
+    expect(book.dispatchedAfter(second.podSeq, 700)).toBe(true);
+  });
+
+  it('answers "maybe" (true) for a dispatch too far back to remember what followed it', () => {
+    const ledger = new PodLedger(1000, 10_000, 1000);
+    const old = ledger.dispatch(fields('old', 'a', 0), 100);
+    for (let i = 0; i < 40; i++) ledger.dispatch(fields(`later-${i}`, 'a', 10_000 + i), 10_100 + i);
+    expect(ledger.book('a')!.dispatchedAfter(old.podSeq, 100)).toBe(true);
+  });
+
   it('counts errors within the window ending at the last one', () => {
     const ledger = new PodLedger(1000, 10_000, 1000);
     ledger.complete('unknown-1', 100, true, 'a');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLearner, Rls2 } from '../../../src/scheduler/kvedge/rate-learner.ts';
+import { RateLearner, DirectionalRls } from '../../../src/scheduler/kvedge/rate-learner.ts';
 
 /** |actual / expected − 1| ≤ tolerance (the fit is a ridge estimate: the prior leaves a small bias). */
 function expectRelative(actual: number, expected: number, tolerance = 0.01): void {
@@ -27,9 +27,9 @@ function feed(target: RateLearner, id: string, b: number, a: number, count = 40)
   }
 }
 
-describe('Rls2', () => {
+describe('DirectionalRls', () => {
   it('recovers the two parameters of noiseless data', () => {
-    const fit = new Rls2(0.01, 0.05, 1);
+    const fit = new DirectionalRls(0.01, 0.05, 1);
     for (let i = 0; i < 200; i++) {
       const x0 = 0.2 + (i % 7);
       const x1 = 1 + (i % 4) / 2;
@@ -40,8 +40,31 @@ describe('Rls2', () => {
     expect(fit.observations).toBe(200);
   });
 
+  it('keeps what it learned along a direction a long run of alike samples does not excite', () => {
+    // Prefills of one size (a burst of siblings, W1's 1,248-token questions) carry no news about
+    // how cost splits between tokens and steps. With plain exponential forgetting the uncertainty
+    // along that split grows without bound and ±4 ms of noise swung the 6,000-token prediction
+    // by up to 100% (scratch comparison against the previous estimator).
+    const truth = (x0: number, x1: number) => 0.036 * x0 + 0.0065 * x1;
+    const fit = new DirectionalRls(0.072, 0.0145, 0.98);
+    for (let i = 0; i < 100; i++) {
+      const x0 = 0.2 + ((i * 733) % 6000) / 1000;
+      const x1 = 1.5 + (i % 3);
+      fit.update(x0, x1, truth(x0, x1), 1);
+    }
+    let worst = 0;
+    for (let i = 0; i < 3000; i++) {
+      const x0 = 1.25 + 0.01 * ((i * 7) % 5);
+      fit.update(x0, 1.5, truth(x0, 1.5) + 0.004 * Math.sin(i * 1.3), 1);
+      const predicted = fit.theta0 * 6 + fit.theta1 * 1.5;
+      worst = Math.max(worst, Math.abs(predicted / truth(6, 1.5) - 1));
+    }
+    expect(worst).toBeLessThan(0.05);
+    expectRelative(fit.theta0, 0.036, 0.05);
+  });
+
   it('ignores observations of zero weight', () => {
-    const fit = new Rls2(0.05, 0.01, 1);
+    const fit = new DirectionalRls(0.05, 0.01, 1);
     fit.update(1, 1, 100, 0);
     expect([fit.theta0, fit.theta1, fit.observations]).toEqual([0.05, 0.01, 0]);
   });
