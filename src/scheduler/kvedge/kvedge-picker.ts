@@ -124,7 +124,7 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     this.learner = stores.prefillRates?.(name, learnerOptions) ?? new RateLearner(learnerOptions);
     this.turnover =
       stores.cacheTurnover?.(name, params.turnoverWindow) ?? new CacheTurnover(params.turnoverWindow);
-    this.samples = new PrefillSamples(this.learner, this.ledger, this.arrivals);
+    this.samples = new PrefillSamples(this.learner, this.ledger, this.arrivals, params.stepTokenBudget);
   }
 
   pick(cycle: SchedulingCycle, scored: readonly ScoredEndpoint[]): readonly string[] {
@@ -268,13 +268,14 @@ export class KvedgePicker implements Picker, FirstTokenAware {
       details.cachedTokens !== undefined && details.promptTokens !== undefined
         ? { promptTokens: details.promptTokens, cachedTokens: details.cachedTokens }
         : undefined;
+    const failed = event.outcome === 'error';
     const learn = this.params.learnRates && record?.endpointId === event.endpointId;
     // Without a first-token event, the router-measured TTFT stands in for it (its time is past).
     if (record && record.firstTokenMs === null && details.ttftMs !== undefined) {
       const observation = this.ledger.firstToken(id, record.dispatchMs + details.ttftMs, false);
-      if (observation && learn) this.samples.firstToken(observation, usage);
+      if (observation && learn && !failed) this.samples.firstToken(observation, usage);
     }
-    if (learn) this.samples.complete(id, usage, event.outcome === 'error');
+    if (record && learn) this.samples.complete(record, usage, failed);
     this.ledger.complete(id, event.nowMs, event.outcome === 'error', event.endpointId);
   }
 

@@ -86,7 +86,7 @@ export const kvedgePickerParameters = z.strictObject({
   kvPressureThreshold: z.number().min(0).max(1).default(0.5),
   /** Learn each pod's prefill rate and step time from observed TTFTs. */
   learnRates: z.boolean().default(true),
-  /** Forgetting factor of the rate learner (1 = never forget; 0.98 ≈ last 50 observations). */
+  /** Forgetting factor of the rate learner, per sample along the directions it excites (1 = never forget; 0.98 ≈ last 50). */
   learningForgetting: z.number().gt(0).max(1).default(0.98),
   /**
    * A pod keeps using the fleet-wide rates unless its own differ from them by more than this

@@ -19,13 +19,13 @@
  * - **A prediction the engine missed by more than 3×.** Far faster almost always means the engine
  *   held more of the prompt than the index said (its KV events not yet applied); far slower, that
  *   it had evicted what the index listed. Such a sample waits for the response's usage: with the
- *   engine's own cached-token count it is recosted and learned; without one it is learned clipped to
- *   the 3× band at a quarter of the weight, so a pod that really is that different is still found
- *   over a few samples. On W1, one such sample (3,552 tokens predicted uncached, served in 20 ms)
+ *   engine's own cached-token count it is recosted and learned; without one a too-slow sample is
+ *   learned clipped to the 3× band at a quarter of the weight (a pod that really is that slow is
+ *   still found over a few samples) and a too-fast one is dropped. On W1, one such sample (3,552 tokens predicted uncached, served in 20 ms)
  *   took the fleet-wide rate from 66 to 33 µs/token.
  */
 import type { ExternalArrivals } from './external-arrivals.ts';
-import type { FirstTokenObservation, PodLedgerStore } from './pod-ledger.ts';
+import type { DispatchRecord, FirstTokenObservation, PodLedgerStore } from './pod-ledger.ts';
 import type { PrefillRateStore } from './rate-learner.ts';
 
 /** The engine's own count of a request's prompt tokens and how many it served from cache. */
@@ -38,18 +38,23 @@ export interface PromptUsage {
 const PLAUSIBLE_FACTOR = 3;
 /** Absolute slack of the band (s): short prefills carry scheduling jitter of this order. */
 const PLAUSIBLE_SLACK_SECONDS = 0.05;
-/** Weight of an implausible sample learned without usage, clipped to the band. */
+/** Weight of a too-slow sample learned without usage, clipped to the band. */
 const UNCONFIRMED_WEIGHT = 0.25;
-/** Implausible samples kept waiting for usage; the oldest go first (learned as unconfirmed). */
+/** Implausible samples kept waiting for usage; beyond this the oldest are dropped. */
 const MAX_HELD = 4096;
 
 export class PrefillSamples {
   private readonly held = new Map<string, FirstTokenObservation>();
 
+  /**
+   * @param stepTokenBudget the engine's tokens per step, to recount a sample's steps when usage
+   *   says how many tokens it really prefilled
+   */
   constructor(
     private readonly learner: PrefillRateStore,
     private readonly ledger: PodLedgerStore,
     private readonly arrivals: ExternalArrivals,
+    private readonly stepTokenBudget: number,
   ) {}
 
   /**
@@ -63,30 +68,30 @@ export class PrefillSamples {
     const book = this.ledger.book(record.endpointId);
     if (!book || book.dispatchedAfter(record.podSeq, record.dispatchMs + ttftMs)) return;
     if (usage) {
-      this.learn(observation, usage, false);
+      this.learn(observation, usage);
       return;
     }
     if (this.plausible(observation)) {
-      this.learn(observation, undefined, false);
+      this.learn(observation, undefined);
       return;
     }
     if (this.held.size >= MAX_HELD) {
-      const [oldestId, oldest] = this.held.entries().next().value as [string, FirstTokenObservation];
-      this.held.delete(oldestId);
-      this.learn(oldest, undefined, true);
+      const oldest = this.held.keys().next().value as string;
+      this.held.delete(oldest);
     }
     this.held.set(record.requestId, observation);
   }
 
   /**
-   * The response ended: a held sample is learned, recosted with `usage` when the engine reported
-   * it. A failed response's is dropped (its timing may be the failure's).
+   * The response of `record` ended: a held sample is learned, recosted with `usage` when the engine
+   * reported it. A failed response's is dropped (its timing may be the failure's).
    */
-  complete(requestId: string, usage: PromptUsage | undefined, failed: boolean): void {
-    const observation = this.held.get(requestId);
-    if (!observation) return;
-    this.held.delete(requestId);
-    if (!failed) this.learn(observation, usage, usage === undefined);
+  complete(record: DispatchRecord, usage: PromptUsage | undefined, failed: boolean): void {
+    const observation = this.held.get(record.requestId);
+    // A client-chosen request id may repeat: only the sample of this very dispatch is its own.
+    if (!observation || observation.record !== record) return;
+    this.held.delete(record.requestId);
+    if (!failed) this.learn(observation, usage);
   }
 
   /** Forgets held samples of pods that left the fleet. */
@@ -95,43 +100,54 @@ export class PrefillSamples {
   }
 
   private plausible(observation: FirstTokenObservation): boolean {
-    const { predicted, measured } = this.measure(observation, observation.record.uncachedTokens);
+    const { record } = observation;
+    const { predicted, measured } = this.measure(observation, record.uncachedTokens, record.steps);
     return (
       measured >= (predicted - PLAUSIBLE_SLACK_SECONDS) / PLAUSIBLE_FACTOR &&
       measured <= PLAUSIBLE_FACTOR * predicted + PLAUSIBLE_SLACK_SECONDS
     );
   }
 
-  private learn(
-    observation: FirstTokenObservation,
-    usage: PromptUsage | undefined,
-    unconfirmed: boolean,
-  ): void {
+  /**
+   * Learns `observation`, recosted with `usage` when given. An implausible sample without usage is
+   * learned only when too slow (clipped to the band, at a quarter of the weight), so a pod that really
+   * is that slow is found over a few samples. A too-fast one is dropped: it is almost always a cache
+   * hit the index did not know, and clipping against the current rate would ratchet it down sample by
+   * sample.
+   */
+  private learn(observation: FirstTokenObservation, usage: PromptUsage | undefined): void {
     const { record } = observation;
     const uncached = usage ? Math.max(1, usage.promptTokens - usage.cachedTokens) : record.uncachedTokens;
-    const { predicted, measured } = this.measure(observation, uncached);
-    const low = unconfirmed ? (predicted - PLAUSIBLE_SLACK_SECONDS) / PLAUSIBLE_FACTOR : 0;
+    // A sample had no wait, so its steps are whole steps plus the half in flight at arrival.
+    const steps = usage ? Math.ceil(uncached / this.stepTokenBudget) + 0.5 : record.steps;
+    const { predicted, measured } = this.measure(observation, uncached, steps);
+    let service = Math.max(0, measured);
+    let weight = 1;
+    if (!usage && !this.plausible(observation)) {
+      if (measured < predicted) return;
+      service = PLAUSIBLE_FACTOR * predicted + PLAUSIBLE_SLACK_SECONDS;
+      weight = UNCONFIRMED_WEIGHT;
+    }
     // Even a confirmed sample is capped: one stall (a preempted batch) must not read as a slow pod.
-    const high = (unconfirmed ? PLAUSIBLE_FACTOR : 4) * predicted + PLAUSIBLE_SLACK_SECONDS;
-    const service = Math.min(Math.max(0, low, measured), high);
-    const weight = unconfirmed ? UNCONFIRMED_WEIGHT : 1;
+    service = Math.min(service, 4 * predicted + PLAUSIBLE_SLACK_SECONDS);
     this.learner.observe(record.endpointId, {
       uncachedTokens: uncached,
-      steps: record.steps,
+      steps,
       serviceSeconds: service,
       weight,
     });
   }
 
-  /** The predicted and measured prefill seconds of `observation`, costing `uncached` tokens. */
+  /** The predicted and measured prefill seconds of `observation`, costing `uncached` tokens in `steps`. */
   private measure(
     { record, ttftMs, waitMs }: FirstTokenObservation,
     uncached: number,
+    steps: number,
   ): { predicted: number; measured: number } {
     const rates = this.learner.rates(record.endpointId);
     return {
-      predicted: rates.secondsPerToken * uncached + rates.stepSeconds * record.steps,
-      measured: (ttftMs - waitMs) / 1000 - record.steps * record.interferenceSeconds,
+      predicted: rates.secondsPerToken * uncached + rates.stepSeconds * steps,
+      measured: (ttftMs - waitMs) / 1000 - steps * record.interferenceSeconds,
     };
   }
 }

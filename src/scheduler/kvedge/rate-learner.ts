@@ -95,7 +95,8 @@ export class DirectionalRls {
     const rx1 = this.r01 * x0 + this.r11 * x1;
     const xrx = x0 * rx0 + x1 * rx1;
     if (xrx > 0) {
-      const f = (1 - this.forgetting) / xrx;
+      // A sample of weight w forgets as much as w samples of weight 1 would (λ^w).
+      const f = (1 - this.forgetting ** weight) / xrx;
       this.r00 -= f * rx0 * rx0;
       this.r01 -= f * rx0 * rx1;
       this.r11 -= f * rx1 * rx1;

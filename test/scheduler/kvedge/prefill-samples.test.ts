@@ -75,6 +75,31 @@ function complete(
   scheduler.recordResponseComplete(event);
 }
 
+/**
+ * One 6400-token prompt on an idle pod 'a', unknown to the index; its first token after
+ * `firstTokenMs`, then completion with `usage`. Returns the fleet rates after the first token
+ * (`held` = samples learned by then) and after completion.
+ */
+function single(o: {
+  firstTokenMs: number;
+  usage?: { promptTokens: number; cachedTokens: number };
+  outcome?: 'success' | 'error';
+  parameters?: Record<string, unknown>;
+}) {
+  const setup = build(o.parameters);
+  const req = prompt(3);
+  const decision = setup.scheduler.schedule(req, fleet([endpoint('a')]), random());
+  setup.scheduler.recordDispatch(req, decision, NOW);
+  setup.scheduler.recordFirstToken({
+    requestId: req.requestId,
+    endpointId: 'a',
+    nowMs: NOW + o.firstTokenMs,
+  });
+  const held = setup.picker.learner.fleetRates().observations;
+  complete(setup, req, NOW + 5000, o.usage, o.outcome);
+  return { held, rates: setup.picker.learner.fleetRates() };
+}
+
 describe('prefill samples (what the rate learner learns from)', () => {
   it('learns an engine whose steps are shared by prompts that arrive together', () => {
     // Truth 40 µs/token and 12 ms/step against the picker's prior of 50 µs and 10 ms. Two cold
@@ -106,42 +131,43 @@ describe('prefill samples (what the rate learner learns from)', () => {
   it('holds a sample the engine beat by far until the usage says what it had cached', () => {
     // The index knows nothing of the prompt (6400 tokens predicted uncached: 0.335 s at the prior),
     // but the engine held all but the last block and answered in 20 ms.
-    const run = (
-      usage: { promptTokens: number; cachedTokens: number } | undefined,
-      outcome: 'success' | 'error',
-    ) => {
-      const setup = build();
-      const req = prompt(3);
-      const decision = setup.scheduler.schedule(req, fleet([endpoint('a')]), random());
-      setup.scheduler.recordDispatch(req, decision, NOW);
-      setup.scheduler.recordFirstToken({ requestId: req.requestId, endpointId: 'a', nowMs: NOW + 20 });
-      const held = setup.picker.learner.fleetRates().observations;
-      complete(setup, req, NOW + 3000, usage, outcome);
-      return { held, rates: setup.picker.learner.fleetRates() };
-    };
-    const confirmed = run({ promptTokens: 6400, cachedTokens: 6336 }, 'success');
+    const confirmed = single({ firstTokenMs: 20, usage: { promptTokens: 6400, cachedTokens: 6336 } });
     expect(confirmed.held).toBe(0);
     expect(confirmed.rates.observations).toBe(1);
     // Recosted as 64 uncached tokens, 20 ms is what the prior predicts (18 ms): nothing to correct.
     expect(Math.abs(confirmed.rates.secondsPerToken / 5e-5 - 1)).toBeLessThan(0.05);
 
-    // Without usage it is learned clipped to a third of the prediction, at a quarter of the weight.
-    // The prior weighs little against a 6,400-token sample, so the rate still falls, but to about
-    // a quarter of the prior rather than the sixtieth the raw 20 ms would give.
-    const unconfirmed = run(undefined, 'success');
-    expect(unconfirmed.rates.observations).toBe(1);
-    expect(unconfirmed.rates.secondsPerToken).toBeLessThan(5e-5);
-    expect(unconfirmed.rates.secondsPerToken).toBeGreaterThan(5e-5 / 10);
+    // Without usage a too-fast sample is dropped: clipping it against the current rate would ratchet
+    // the rate down sample after sample.
+    expect(single({ firstTokenMs: 20 }).rates.observations).toBe(0);
+    expect(
+      single({ firstTokenMs: 20, usage: { promptTokens: 6400, cachedTokens: 6336 }, outcome: 'error' }).rates
+        .observations,
+    ).toBe(0);
+  });
 
-    expect(run(undefined, 'error').rates.observations).toBe(0);
+  it('learns a too-slow sample without usage clipped to the band, at a quarter of the weight', () => {
+    // 2 s for a predicted 0.335 s: beyond 3× + 50 ms (1.055 s).
+    const unconfirmed = single({ firstTokenMs: 2000 });
+    expect(unconfirmed.held).toBe(0);
+    expect(unconfirmed.rates.observations).toBe(1);
+    // The same sample confirmed by usage (all 6400 tokens really were prefilled) is learned capped at
+    // 4× + 50 ms (1.39 s) instead. The prior weighs little against one 6,400-token sample, so each
+    // fit lands near its own target.
+    const confirmed = single({ firstTokenMs: 2000, usage: { promptTokens: 6400, cachedTokens: 0 } });
+    const predicted = (r: { secondsPerToken: number; stepSeconds: number }) =>
+      r.secondsPerToken * 6400 + r.stepSeconds * 1.5;
+    expect(predicted(unconfirmed.rates)).toBeGreaterThan(0.8);
+    expect(predicted(unconfirmed.rates)).toBeLessThanOrEqual(1.055 + 1e-9);
+    expect(predicted(confirmed.rates)).toBeGreaterThan(1.2);
+  });
+
+  it('learns nothing with learnRates: false', () => {
+    expect(single({ firstTokenMs: 300, parameters: { learnRates: false } }).rates.observations).toBe(0);
+    expect(single({ firstTokenMs: 300 }).rates.observations).toBe(1);
   });
 
   it('learns a plausible first token at once, before the response ends', () => {
-    const setup = build();
-    const req = prompt(4);
-    const decision = setup.scheduler.schedule(req, fleet([endpoint('a')]), random());
-    setup.scheduler.recordDispatch(req, decision, NOW);
-    setup.scheduler.recordFirstToken({ requestId: req.requestId, endpointId: 'a', nowMs: NOW + 300 });
-    expect(setup.picker.learner.fleetRates().observations).toBe(1);
+    expect(single({ firstTokenMs: 300 }).held).toBe(1);
   });
 });

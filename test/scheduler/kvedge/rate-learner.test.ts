@@ -63,6 +63,20 @@ describe('DirectionalRls', () => {
     expectRelative(fit.theta0, 0.036, 0.05);
   });
 
+  it('follows a pod whose rate changes, within a few times 1/(1 − λ) samples', () => {
+    const fit = new DirectionalRls(0.036, 0.0065, 0.98);
+    const feed = (b: number, a: number, from: number, count: number) => {
+      for (let i = from; i < from + count; i++) {
+        const x0 = 0.2 + ((i * 733) % 6000) / 1000;
+        fit.update(x0, 1.5, b * x0 + a * 1.5, 1);
+      }
+    };
+    feed(0.036, 0.0065, 0, 200);
+    // The pod becomes 2× slower (a noisy neighbour, a smaller GPU behind the same address).
+    feed(0.072, 0.013, 200, 150);
+    expectRelative(fit.theta0 * 6 + fit.theta1 * 1.5, 0.072 * 6 + 0.013 * 1.5, 0.05);
+  });
+
   it('ignores observations of zero weight', () => {
     const fit = new DirectionalRls(0.05, 0.01, 1);
     fit.update(1, 1, 100, 0);
