@@ -268,7 +268,20 @@ export class SchedulerRoutingService implements RoutingService {
         metricsAgeMs: e.metrics ? view.nowMs - e.metrics.updatedAtMs : null,
         inflight: e.inflight,
       })),
+      plugins: this.pluginsDebug(
+        view.nowMs,
+        view.endpoints.map((e) => e.info.id),
+      ),
     };
+  }
+
+  /** Each stateful plugin's view of the endpoints, by plugin name. */
+  private pluginsDebug(nowMs: number, endpointIds: readonly string[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const plugin of this.opts.config.scheduler.plugins) {
+      if (plugin.debugState) out[plugin.name] = plugin.debugState(nowMs, endpointIds);
+    }
+    return out;
   }
 
   /** The request as the scheduler sees it (tokenization and block keys run here, off-thread). */

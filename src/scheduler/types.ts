@@ -107,6 +107,11 @@ export interface Plugin {
   retainEndpoints?(activeIds: ReadonlySet<string>): void;
   /** Adds backend request headers / client response headers for a successful decision. */
   contributeHeaders?(cycle: SchedulingCycle, result: SchedulingResult, headers: DecisionHeaders): void;
+  /**
+   * What a stateful plugin knows of each endpoint, JSON-serializable, for GET /debug/fleet (kvedge-picker:
+   * the rates it learned and the load it counts). Read-only.
+   */
+  debugState?(nowMs: number, endpointIds: readonly string[]): unknown;
 }
 
 /** Mutable header sinks handed to {@link Plugin.contributeHeaders}. */

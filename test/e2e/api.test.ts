@@ -107,6 +107,36 @@ describe('chat completions through the router', () => {
     expect(response.headers.get('x-kvedge-sim-pod')).toBe(pod.config.name);
   });
 
+  it('shows in /debug/fleet what the picker learned of each pod (after the streamed requests above)', async () => {
+    const response = await fetch(`${stack.adminUrl}/debug/fleet`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      plugins: Record<
+        string,
+        {
+          fleetRates: { secondsPerToken: number; stepSeconds: number; samples: number };
+          endpoints: Record<
+            string,
+            {
+              costedWith: { secondsPerToken: number; source: string };
+              pendingPrefills: number;
+              outstanding: number;
+            }
+          >;
+        }
+      >;
+    };
+    const picker = body.plugins['kvedge-picker']!;
+    // The streamed chat completion had an idle pod to itself: a prefill sample.
+    expect(picker.fleetRates.samples).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(picker.endpoints).sort()).toEqual(pods.map((p) => p.address).sort());
+    for (const e of Object.values(picker.endpoints)) {
+      expect(e.costedWith.secondsPerToken).toBeGreaterThan(0);
+      expect(['fleet', 'own']).toContain(e.costedWith.source);
+      expect([e.pendingPrefills, e.outstanding]).toEqual([0, 0]);
+    }
+  });
+
   it('replaces an unusable x-request-id with a fresh one', async () => {
     const response = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
       method: 'POST',

@@ -279,6 +279,40 @@ export class KvedgePicker implements Picker, FirstTokenAware {
     this.ledger.complete(id, event.nowMs, event.outcome === 'error', event.endpointId);
   }
 
+  /**
+   * Per endpoint: the prefill rates it is costed with (its own learned ones or the fleet's), and the
+   * load this router counts there. What an operator needs to see why the picker prefers a pod.
+   */
+  debugState(nowMs: number, endpointIds: readonly string[]): unknown {
+    const fleet = this.learner.fleetRates();
+    const endpoints: Record<string, unknown> = {};
+    for (const id of endpointIds) {
+      const rates = this.learner.rates(id);
+      const own = rates.secondsPerToken !== fleet.secondsPerToken || rates.stepSeconds !== fleet.stepSeconds;
+      const book = this.ledger.book(id);
+      endpoints[id] = {
+        costedWith: {
+          secondsPerToken: rates.secondsPerToken,
+          stepSeconds: rates.stepSeconds,
+          source: own ? 'own' : 'fleet',
+        },
+        predictedPrefillBacklogMs: book ? Math.max(0, book.busyUntilMs - nowMs) : 0,
+        pendingPrefills: book?.pending.length ?? 0,
+        outstanding: book?.outstanding ?? 0,
+        arrivalsPerSecond: book?.arrivalRate(nowMs, this.params.arrivalRateWindow) ?? 0,
+        kvTokensWritten: this.turnover.tokensWritten(id, nowMs),
+      };
+    }
+    return {
+      fleetRates: {
+        secondsPerToken: fleet.secondsPerToken,
+        stepSeconds: fleet.stepSeconds,
+        samples: fleet.observations,
+      },
+      endpoints,
+    };
+  }
+
   retainEndpoints(activeIds: ReadonlySet<string>): void {
     this.ledger.retain(activeIds);
     this.learner.retain(activeIds);

@@ -261,6 +261,40 @@ describe('kvedge-picker', () => {
     expect(picker.learner.fleetRates().observations).toBe(1);
   });
 
+  it('reports the rates each pod is costed with and the load it counts there (debug state)', () => {
+    const { scheduler, picker } = build();
+    const req = prompt(8);
+    const decision = scheduler.schedule(req, fleet([endpoint('a'), endpoint('b')]), random());
+    scheduler.recordDispatch(req, decision, NOW);
+    const target = decision.endpointId!;
+    type State = {
+      fleetRates: { samples: number };
+      endpoints: Record<
+        string,
+        { pendingPrefills: number; predictedPrefillBacklogMs: number; outstanding: number }
+      >;
+    };
+    const before = picker.debugState(NOW + 10, ['a', 'b']) as State;
+    expect(before.endpoints[target]!.pendingPrefills).toBe(1);
+    expect(before.endpoints[target]!.predictedPrefillBacklogMs).toBeGreaterThan(0);
+    expect(before.fleetRates.samples).toBe(0);
+    scheduler.recordFirstToken({ requestId: req.requestId, endpointId: target, nowMs: NOW + 350 });
+    const after = picker.debugState(NOW + 400, ['a', 'b']) as State & {
+      endpoints: Record<string, { costedWith: { secondsPerToken: number; source: string } }>;
+    };
+    expect(after.fleetRates.samples).toBe(1);
+    expect(after.endpoints[target]).toMatchObject({
+      pendingPrefills: 0,
+      predictedPrefillBacklogMs: 0,
+      outstanding: 1,
+    });
+    expect(after.endpoints[target]!.costedWith).toEqual({
+      secondsPerToken: picker.learner.rates(target).secondsPerToken,
+      stepSeconds: picker.learner.rates(target).stepSeconds,
+      source: 'fleet',
+    });
+  });
+
   it('returns fallbacks by cost with maxNumOfEndpoints', () => {
     const { scheduler, picker } = build({ maxNumOfEndpoints: 3 });
     occupy(picker, 'a', 500);
