@@ -64,6 +64,15 @@ export interface DesRunOptions {
   readonly routerThreads?: number;
   /** Called now and then with how far the run got (throttled by the driver). */
   readonly onProgress?: (progress: DesProgress) => void;
+  /**
+   * Called every `intervalS` of simulated time while requests are outstanding, with the first
+   * routing thread's plugin states (`Plugin.debugState` over the fleet's pods): what a policy has
+   * learned as the run goes (bench/micro/learned-rates.ts).
+   */
+  readonly inspect?: {
+    readonly intervalS: number;
+    readonly callback: (simS: number, plugins: Readonly<Record<string, unknown>>) => void;
+  };
 }
 
 /** How often (virtual ms) the index sweeps expired speculative entries, as its owner timer would. */
@@ -140,6 +149,7 @@ class DesRun {
   run(): RunResult {
     const started = performance.now();
     this.startScrapes();
+    this.startInspection();
     this.scheduleArrivals();
     for (const event of this.options.workload.fleetEvents) {
       this.clock.setTimer(event.atS, () => {
@@ -179,6 +189,22 @@ class DesRun {
           this.feed.publish(pod.id, events, () => pod.up && pod.generation === generation),
       },
     });
+  }
+
+  private startInspection(): void {
+    const inspect = this.options.inspect;
+    if (!inspect) return;
+    const tick = (): void => {
+      const nowMs = this.clock.now() * 1000;
+      const ids = this.pods.map((p) => p.id);
+      const states: Record<string, unknown> = {};
+      for (const plugin of (this.threads[0] as LoadedSchedulerConfig).scheduler.plugins) {
+        if (plugin.debugState) states[plugin.name] = plugin.debugState(nowMs, ids);
+      }
+      inspect.callback(this.clock.now(), states);
+      if (this.settled < this.total) this.clock.setTimer(inspect.intervalS, tick);
+    };
+    this.clock.setTimer(inspect.intervalS, tick);
   }
 
   /** Scrapes (and index sweeps) tick until every request settled, then stop so the clock drains. */

@@ -76,6 +76,35 @@ describe('DES driver', () => {
     expect(result.tokensPerSecond.reduce((s, n) => s + n, 0)).toBe(160 * 256);
   });
 
+  it("lets a caller watch the policy's learned state as the run goes (inspect)", () => {
+    // Requests 2 s apart on an idle fleet: each prefill has a pod to itself and is a sample.
+    const requests = Array.from({ length: 6 }, (_, i) => request(`r${i}`, 2 * i, tokens(100 * i, 40), 4));
+    const workload = tinyWorkload(requests);
+    const seen: { simS: number; samples: number; pods: string[] }[] = [];
+    runDes({
+      workload,
+      engine: engineConfigForFleet(workload.fleet),
+      policy: policyByName('kvedge'),
+      seed: 1,
+      inspect: {
+        intervalS: 1,
+        callback: (simS, plugins) => {
+          const picker = plugins['kvedge-picker'] as {
+            fleetRates: { samples: number };
+            endpoints: Record<string, unknown>;
+          };
+          seen.push({ simS, samples: picker.fleetRates.samples, pods: Object.keys(picker.endpoints) });
+        },
+      },
+    });
+    expect(seen.length).toBeGreaterThanOrEqual(10);
+    expect(seen[0]!.simS).toBeCloseTo(1, 9);
+    expect(seen.at(-1)!.pods).toHaveLength(TINY_FLEET.pods);
+    // Samples accumulate as first tokens arrive, one per request.
+    expect(seen[0]!.samples).toBe(1);
+    expect(seen.at(-1)!.samples).toBe(6);
+  });
+
   it('shows in-flight counters exactly and engine metrics only as of the last scrape', () => {
     const views: FleetView[] = [];
     const workload = tinyWorkload([
