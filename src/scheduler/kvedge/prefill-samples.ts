@@ -102,10 +102,7 @@ export class PrefillSamples {
   private plausible(observation: FirstTokenObservation): boolean {
     const { record } = observation;
     const { predicted, measured } = this.measure(observation, record.uncachedTokens, record.steps);
-    return (
-      measured >= (predicted - PLAUSIBLE_SLACK_SECONDS) / PLAUSIBLE_FACTOR &&
-      measured <= PLAUSIBLE_FACTOR * predicted + PLAUSIBLE_SLACK_SECONDS
-    );
+    return inBand(predicted, measured);
   }
 
   /**
@@ -123,7 +120,8 @@ export class PrefillSamples {
     const { predicted, measured } = this.measure(observation, uncached, steps);
     let service = Math.max(0, measured);
     let weight = 1;
-    if (!usage && !this.plausible(observation)) {
+    // Without usage this is the costing `plausible` judged: judge the same figures again.
+    if (!usage && !inBand(predicted, measured)) {
       if (measured < predicted) return;
       service = PLAUSIBLE_FACTOR * predicted + PLAUSIBLE_SLACK_SECONDS;
       weight = UNCONFIRMED_WEIGHT;
@@ -150,4 +148,12 @@ export class PrefillSamples {
       measured: (ttftMs - waitMs) / 1000 - steps * record.interferenceSeconds,
     };
   }
+}
+
+/** Whether `measured` is within the plausibility band around `predicted`. */
+function inBand(predicted: number, measured: number): boolean {
+  return (
+    measured >= (predicted - PLAUSIBLE_SLACK_SECONDS) / PLAUSIBLE_FACTOR &&
+    measured <= PLAUSIBLE_FACTOR * predicted + PLAUSIBLE_SLACK_SECONDS
+  );
 }
